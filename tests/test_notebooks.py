@@ -1,0 +1,74 @@
+"""Each notebook runs top to bottom, and the outputs it stores are the ones it produces."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+NOTEBOOKS = sorted(DOCS.glob("*/**/*.ipynb"))
+
+
+def _outputs(cell) -> list[tuple[str, str]]:
+    """What a reader sees of a code cell's outputs, as comparable text."""
+    seen = []
+    for output in cell.get("outputs", []):
+        if output["output_type"] == "stream":
+            seen.append((output["name"], output["text"]))
+        elif output["output_type"] in ("execute_result", "display_data"):
+            seen.append(("text/plain", output["data"].get("text/plain", "")))
+        else:  # an error: a notebook on the site must not raise
+            seen.append(("error", f"{output['ename']}: {output['evalue']}"))
+    return seen
+
+
+def _execute(path: Path):
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    return notebook
+
+
+def test_there_are_notebooks_in_both_languages():
+    langs = {p.relative_to(DOCS).parts[0] for p in NOTEBOOKS}
+    assert langs == {"zh", "en"}, NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(DOCS)))
+def test_stored_outputs_match_a_fresh_run(path, request):
+    stored = nbformat.read(path, as_version=4)
+    fresh = _execute(path)
+    if request.config.getoption("--update-outputs"):
+        for cell in fresh.cells:
+            cell.get("metadata", {}).pop("execution", None)
+        nbformat.write(fresh, path)
+        return
+    for number, (old, new) in enumerate(zip(stored.cells, fresh.cells), 1):
+        if old.cell_type == "code":
+            assert not any(kind == "error" for kind, _ in _outputs(new)), f"cell {number} raised"
+            assert _outputs(old) == _outputs(new), (
+                f"{path.name} cell {number}: stored outputs differ from a fresh run; "
+                "run `make update-outputs` and review the diff"
+            )
+
+
+def _code_without_comments(path: Path) -> list[str]:
+    notebook = nbformat.read(path, as_version=4)
+    return [
+        re.sub(r"#.*", "", cell.source).rstrip()
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+    ]
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.relative_to(DOCS).parts[0] == "zh"],
+                         ids=lambda p: str(p.relative_to(DOCS / "zh")))
+def test_both_languages_run_the_same_code(path):
+    twin = DOCS / "en" / path.relative_to(DOCS / "zh")
+    assert twin.is_file(), f"{twin} is missing"
+    assert _code_without_comments(path) == _code_without_comments(twin)
