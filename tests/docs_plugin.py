@@ -6,6 +6,8 @@ to ``tests/``.
 
 from __future__ import annotations
 
+import functools
+import io
 import re
 
 import pytest
@@ -56,9 +58,15 @@ class DocsMarkdown(MarkdownIt):
         return tokens
 
 
-@pytest.hookimpl
+@pytest.hookimpl(tryfirst=True)  # replaces the plugin's plain CommonMark parser
 def pytest_markdown_docs_markdown_it():
     return DocsMarkdown("commonmark")
+
+
+def pytest_markdown_docs_globals():
+    # Fences print their results for the reader; the recorded outputs are checked in
+    # test_snippets.py, so keep them out of the test log.
+    return {"print": functools.partial(print, file=io.StringIO())}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -1,120 +1,17 @@
-"""Repairs what mkdocs-static-i18n breaks in mkdocstrings and mkdocs-jupyter.
+"""Repairs what mkdocs-static-i18n breaks in mkdocstrings.
 
-Each fix here guards a silent failure: the tests in ``tests/test_site.py`` check the built
-site for every one of them.
+The fix guards a silent failure that ``tests/test_site.py`` checks on the built site.
 """
 
 from __future__ import annotations
 
-import posixpath
-import re
-from html import unescape
-
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
-from mkdocs.structure.files import File, Files
-from mkdocs.structure.pages import Page
-from mkdocs.structure.toc import get_toc
-from mkdocs_jupyter.plugin import NotebookFile, _get_nb_toc_tokens
-from pymdownx.slugs import slugify
-
-# The same slug function the Markdown pages use (mkdocs.yml, toc.slugify).
-_slugify = slugify(case="lower")
-_HEADING = re.compile(r'<h([1-6])(\s[^>]*)?\sid="[^"]*"([^>]*)>(.*?)</h\1>', re.S)
-_ANCHOR_HREF = re.compile(r'(<a class="anchor-link" href=")#[^"]*(")')
-
-
-def _i18n(config: MkDocsConfig):
-    return config.plugins["i18n"]
 
 
 @event_priority(100)  # before mkdocstrings reads the locale
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
-    # mkdocstrings takes its locale from theme.language, which static-i18n only switches
+    # mkdocstrings takes its locale from theme.language, which static-i18n switches only
     # after mkdocstrings has read it: the English API page came out with Chinese titles.
-    config.plugins["mkdocstrings"].config.locale = _i18n(config).current_language
+    config.plugins["mkdocstrings"].config.locale = config.plugins["i18n"].current_language
     return config
-
-
-def _page_dest(notebook_dest: str) -> str:
-    """``notebooks/x.ipynb`` (or mkdocs-jupyter's ``notebooks/x/index.html``) → page path."""
-    if not notebook_dest.endswith(".ipynb"):
-        return notebook_dest
-    parent, name = posixpath.split(notebook_dest)
-    return posixpath.join(parent, posixpath.splitext(name)[0], "index.html")
-
-
-def _as_notebook_page(file: File, dest: str, config: MkDocsConfig) -> NotebookFile:
-    page_file = NotebookFile(file, config.use_directory_urls, config.site_dir)
-    page_file.dest_path = dest
-    page_file.abs_dest_path = posixpath.join(config.site_dir, dest)
-    page_file.url = posixpath.dirname(dest) + "/"
-    return page_file
-
-
-@event_priority(-200)  # after static-i18n has rebuilt the file list
-def on_files(files: Files, config: MkDocsConfig) -> Files:
-    # static-i18n recreates every file and so drops mkdocs-jupyter's page wrapper: the
-    # notebook's URL would serve its JSON. Wrap the notebooks again and give them the
-    # alternates the language switcher needs.
-    i18n = _i18n(config)
-    notebooks = [file for file in files if file.src_uri.endswith(".ipynb")]
-    for file in notebooks:
-        alternates = {}
-        for lang in i18n.build_languages:
-            prefix = "" if lang == i18n.default_language else f"{lang}/"
-            other = File(
-                f"{lang}/{file.norm_src_uri}",
-                config.docs_dir,
-                config.site_dir,
-                config.use_directory_urls,
-            )
-            alternates[lang] = _as_notebook_page(
-                other, prefix + _page_dest(file.norm_src_uri), config
-            )
-        file.alternates = alternates
-        # Replace in place: the list is static-i18n's, whose lookups resolve nav paths.
-        files.remove(file)
-        files.append(_as_notebook_page(file, _page_dest(file.dest_path), config))
-    return files
-
-
-def _unique(slug: str, seen: set[str]) -> str:
-    candidate, n = slug, 0
-    while candidate in seen:
-        n += 1
-        candidate = f"{slug}_{n}"
-    seen.add(candidate)
-    return candidate
-
-
-def _flatten(tokens: list[dict]) -> list[dict]:
-    return [t for token in tokens for t in (token, *_flatten(token["children"]))]
-
-
-def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    # mkdocs-jupyter slugifies headings ASCII-only: Chinese headings got id="" while the
-    # table of contents pointed at "#_1". Re-slug both the same way the Markdown pages do.
-    if not isinstance(page.file, NotebookFile):
-        return html
-    tokens, _ = _get_nb_toc_tokens(page.file.abs_src_path, 6)
-    flat = _flatten(tokens)
-    headings = list(_HEADING.finditer(html))
-    if len(headings) != len(flat):
-        raise ValueError(
-            f"{page.file.src_uri}: {len(headings)} headings in the HTML but "
-            f"{len(flat)} in the table of contents"
-        )
-    seen: set[str] = set()
-    for token in flat:
-        token["id"] = _unique(_slugify(unescape(token["name"]), "-"), seen)
-    ids = iter(token["id"] for token in flat)
-
-    def reslug(match: re.Match) -> str:
-        level, before, after, inner = match.groups()
-        new_id = next(ids)
-        inner = _ANCHOR_HREF.sub(rf"\g<1>#{new_id}\g<2>", inner)
-        return f'<h{level}{before or ""} id="{new_id}"{after}>{inner}</h{level}>'
-
-    page.toc = get_toc(tokens)
-    return _HEADING.sub(reslug, html)

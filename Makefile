@@ -1,0 +1,45 @@
+# `make serve` and `make test` are the two commands of the README's Quick start: each sets up
+# .venv from the lock file the first time (and again only when the lock or pyproject changes).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := .ci/requirements.lock
+READY := $(VENV)/.ready
+PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
+# Material 9.8 prints an end-of-life banner on every build; the README says what it means.
+export NO_MKDOCS_2_WARNING := 1
+
+.PHONY: serve build test update-outputs lock clean
+
+serve: $(READY)
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+build: $(READY)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+test: $(READY)
+	$(BIN)/pytest
+
+# Re-record the outputs that snippets and notebooks print; review the diff before committing.
+update-outputs: $(READY)
+	$(BIN)/pytest tests/test_snippets.py tests/test_notebooks.py --update-outputs
+
+$(READY): $(LOCK) pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "lmloss needs Python 3.11 or newer; run with PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --no-deps --requirement $(LOCK)
+	$(PIP) install --no-deps --no-build-isolation --editable .
+	$(BIN)/python -m pip check
+	touch $@
+
+# Resolve pyproject.toml's dev dependencies afresh and pin every package in the lock file.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet 'torch==2.13.0' --editable '.[dev]'
+	{ echo "# Written by 'make lock' from pyproject.toml: every package, pinned. Do not edit."; \
+	  .lock-venv/bin/python -m pip freeze --all --exclude-editable; } > $(LOCK)
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) site .pytest_cache .hypothesis

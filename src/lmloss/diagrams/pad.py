@@ -1,0 +1,395 @@
+"""Diagram of ``F.pad``: which output elements are input and which are padding."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from lmloss.diagrams import _svg
+from lmloss.padding import pad_shape
+
+MAX_ELEMENTS = 256
+"""Largest input or output tensor (in elements) that is still legible."""
+MAX_EXTENT = 32
+"""Longest input or output dimension that is still legible."""
+
+_FACE = 26
+_PITCH = 32
+# Slices are spaced further apart than a cube is deep so that each slice
+# reads as its own layer; (x, y) per step of dim 0, up and to the right.
+_SLICE = (48.0, -36.0)
+_DEPTH = (16.0, -12.0)
+_GAP = 10
+_MARGIN = 20
+_LINE = 22
+
+_INPUT = {"front": "#2563eb", "top": "#60a5fa", "side": "#1e40af", "edge": "#1e3a8a"}
+# (fill, edge) per padded dimension, outermost first; the edges are dark
+# enough (>= 4.5:1 on the white card) to carry the shape on their own.
+_PAD = (("#f59e0b", "#b45309"), ("#ec4899", "#be185d"), ("#10b981", "#047857"))
+
+_TEXT = {
+    "en": {
+        "title": "F.pad padding: shape {inp} → {out}",
+        "dim": "dim {d}",
+        "dim_last": "dim {d} (last)",
+        "amounts": "{dim}: {left} left, {right} right, {before} → {after}",
+        "input": "input {inp}: {count} (solid)",
+        "padding": "padding: {count} (light, dashed), coloured by the dim that added it, "
+        "outermost first",
+        "directions": "left/right = start/end of a dim; arrows point to increasing index",
+        "view3": "Drawn in 3-D: dim 0 is depth with index 0 in front, dim 1 rows, "
+        "dim 2 columns.",
+        "view2": "dim 0 is rows, dim 1 columns.",
+        "view1": "One row.",
+        "desc": "{call} turns shape {inp} into {out}. {view} Input: {count_in} (solid). "
+        "Padding: {count_pad} (light, dashed), coloured by the dimension that added them. "
+        "{amounts}.",
+        "sep": "; ",
+    },
+    "zh": {
+        "title": "F.pad 填充：形状 {inp} → {out}",
+        "dim": "维度 {d}",
+        "dim_last": "维度 {d}（最后一维）",
+        "amounts": "{dim}：左 {left}，右 {right}，{before} → {after}",
+        "input": "输入 {inp}：{count}（实心）",
+        "padding": "填充：{count}（浅色虚线），按添加它们的维度着色，外层维度优先",
+        "directions": "左/右 = 该维度的开头/末尾；箭头指向索引增大的方向",
+        "view3": "三维视图：维度 0 为深度（索引 0 在最前），维度 1 为行，维度 2 为列。",
+        "view2": "维度 0 为行，维度 1 为列。",
+        "view1": "单行。",
+        "desc": "{call} 把形状 {inp} 变为 {out}。{view}输入：{count_in}（实心）。"
+        "填充：{count_pad}（浅色虚线），按添加它们的维度着色。{amounts}。",
+        "sep": "；",
+    },
+}
+
+
+@dataclass(frozen=True)
+class _Cell:
+    index: tuple[int, ...]
+    dim: int | None
+    """Dimension whose padding created the cell (outermost wins); ``None`` for input."""
+    src: int | None
+    """Flat index of the input element the cell holds; ``None`` if it holds the fill value."""
+
+
+def pad_svg(
+    shape: Sequence[int], pad: Sequence[int], mode: str = "constant", lang: str = "en"
+) -> str:
+    """Draw which elements of ``F.pad(x, pad, mode)`` are input and which are padding.
+
+    The picture comes from real PyTorch results: an index tensor of ``shape``
+    is padded with ``mode="constant"`` to find where the input lands, and with
+    ``mode`` to find which input element each padded cell copies. Rank 1 is a
+    row, rank 2 a grid (dim 0 rows, dim 1 columns), and rank 3 is drawn in 3-D
+    as cubes (dim 0 depth with index 0 in front, dim 1 rows, dim 2 columns).
+    Input elements are solid blue; padding is light and dashed, coloured by the
+    outermost dimension whose padding added it. Arrows name the dimensions and
+    a legend gives each one's left/right amounts and size before → after.
+
+    Every tensor element is exactly one SVG element with ``data-kind="input"``
+    or ``data-kind="pad"`` and ``data-index`` (its output index, comma
+    separated). Padding also carries ``data-dim``. ``data-src`` is the flat
+    index into the input of the element a cell holds: input cells always
+    carry it (their own index); padding carries it in the non-constant modes,
+    where it is the element copied, and not in ``"constant"``, where it holds
+    the fill value.
+
+    Args:
+        shape: Input shape, rank 1 to 3.
+        pad: Padding as for ``F.pad``: (left, right) pairs from the last
+            dimension backwards.
+        mode: ``F.pad`` mode: ``"constant"``, ``"reflect"``, ``"replicate"``
+            or ``"circular"``.
+        lang: Language of the title, description and labels: ``"en"`` or
+            ``"zh"``.
+
+    Returns:
+        A standalone SVG document (no XML declaration) that references nothing
+        external and draws its own light background, so it reads the same in
+        light and dark page themes. The same arguments give the same bytes.
+
+    Raises:
+        ValueError: If ``lang`` is not ``"en"`` or ``"zh"``, ``shape`` does not
+            have 1 to 3 dimensions, the input or output has more than
+            :data:`MAX_ELEMENTS` elements or a dimension longer than
+            :data:`MAX_EXTENT`, the output is empty, or a non-constant mode
+            crops so much that torch would copy from memory it never wrote
+            (every element of a dim cropped; circular wrapping more values
+            than the crop keeps).
+        TypeError: Propagated from :func:`lmloss.padding.pad_shape`, which
+            also raises ``ValueError`` for invalid ``shape``, ``pad`` or
+            ``mode``.
+
+    Example:
+        >>> import xml.etree.ElementTree as ET
+        >>> root = ET.fromstring(pad_svg((1, 2, 2), (1, 1, 0, 1, 1, 0)))
+        >>> kinds = [el.get("data-kind") for el in root.iter() if el.get("data-kind")]
+        >>> kinds.count("input"), kinds.count("pad")
+        (4, 20)
+        >>> root.find("{http://www.w3.org/2000/svg}title").text
+        'F.pad padding: shape (1, 2, 2) → (2, 3, 4)'
+    """
+    _svg.check_lang(lang)
+    out_shape = tuple(pad_shape(shape, pad, mode))
+    in_shape = tuple(int(n) for n in shape)
+    pads = tuple(int(p) for p in pad)
+    if not 1 <= len(in_shape) <= 3:
+        raise ValueError(
+            f"shape must have 1, 2 or 3 dimensions to be drawn; got {len(in_shape)}: {in_shape}"
+        )
+    for name, dims in (("input", in_shape), ("output", out_shape)):
+        if math.prod(dims) > MAX_ELEMENTS or max(dims) > MAX_EXTENT:
+            raise ValueError(
+                f"too many elements to draw legibly: the {name} shape {dims} has "
+                f"{math.prod(dims)} elements and a longest dimension of {max(dims)}; "
+                f"at most {MAX_ELEMENTS} elements and {MAX_EXTENT} per dimension"
+            )
+    if math.prod(out_shape) == 0:
+        raise ValueError(f"nothing to draw: the output shape {out_shape} has no elements")
+    if mode != "constant":
+        _check_copyable(in_shape, pads, mode)
+    cells = _cells(in_shape, out_shape, pads, mode)
+    return _draw(in_shape, out_shape, pads, mode, lang, cells)
+
+
+def _pairs(rank: int, pads: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Return (left, right) per dimension, dim 0 first; ``pad`` starts at the last dim."""
+    pairs = [(pads[i], pads[i + 1]) for i in range(0, len(pads), 2)]
+    pairs += [(0, 0)] * (rank - len(pairs))
+    return pairs[::-1]
+
+
+def _check_copyable(in_shape: tuple[int, ...], pads: tuple[int, ...], mode: str) -> None:
+    """Reject crops that leave a copying mode too little to copy.
+
+    torch accepts these, but fills some output cells from memory it never
+    wrote, so their ``data-src`` would be garbage and differ from run to run.
+    """
+    for d, ((left, right), n) in enumerate(zip(_pairs(len(in_shape), pads), in_shape)):
+        kept = n + min(left, 0) + min(right, 0)
+        if kept < 1:
+            raise ValueError(
+                f"cannot draw {mode} padding that crops away every input element of dim {d}: "
+                f"pad ({left}, {right}) on size {n}"
+            )
+        if mode == "circular" and max(left, right) > kept:
+            raise ValueError(
+                f"cannot draw circular padding that wraps more values than cropping leaves in "
+                f"dim {d}: pad ({left}, {right}) on size {n} keeps {kept}"
+            )
+
+
+def _cells(
+    in_shape: tuple[int, ...], out_shape: tuple[int, ...], pads: tuple[int, ...], mode: str
+) -> list[_Cell]:
+    index = torch.arange(math.prod(in_shape)).reshape(in_shape)
+    # -1 cannot be a flat index, so it marks the cells no input element landed in.
+    placed = F.pad(index, pads, mode="constant", value=-1).flatten().tolist()
+    copied = placed if mode == "constant" else F.pad(index, pads, mode=mode).flatten().tolist()
+    # Where the input lands along each dim; negative padding crops, so clip.
+    spans = [
+        (max(left, 0), min(left + n, out))
+        for (left, _), n, out in zip(_pairs(len(in_shape), pads), in_shape, out_shape)
+    ]
+    cells = []
+    for idx, where, src in zip(
+        itertools.product(*map(range, out_shape)), placed, copied, strict=True
+    ):
+        if where >= 0:
+            cells.append(_Cell(idx, None, where))
+            continue
+        dim = next(d for d, (lo, hi) in enumerate(spans) if not lo <= idx[d] < hi)
+        cells.append(_Cell(idx, dim, None if mode == "constant" else src))
+    return cells
+
+
+def _signed(n: int) -> str:
+    return f"+{n}" if n >= 0 else f"−{-n}"
+
+
+def _count(n: int, lang: str) -> str:
+    if lang == "zh":
+        return f"{n} 个元素"
+    return f"{n} element" if n == 1 else f"{n} elements"
+
+
+def _rules(rank: int) -> list[tuple[str, str]]:
+    rules = [
+        (".i", f"fill:{_INPUT['front']};stroke:{_INPUT['edge']};stroke-linejoin:round"),
+        (".i .t", f"fill:{_INPUT['top']}"),
+        (".i .s", f"fill:{_INPUT['side']}"),
+        # Nearly clear, so input cubes behind padding stay visible through it.
+        (".p", "fill-opacity:.12;stroke-dasharray:3 2;stroke-linejoin:round"),
+        (".p .t", "fill-opacity:.2"),
+        (".p .s", "fill-opacity:.28"),
+        (".ax", f"fill:{_svg.MUTED};stroke:{_svg.MUTED};stroke-width:1.5"),
+    ]
+    for d, (fill, edge) in enumerate(_PAD[:rank]):
+        rules.append((f".p{d}", f"fill:{fill};stroke:{edge}"))
+    return rules
+
+
+def _cell_attrs(cell: _Cell) -> dict[str, str]:
+    if cell.dim is None:
+        attrs = {"class": "i", "data-kind": "input"}
+    else:
+        attrs = {"class": f"p p{cell.dim}", "data-kind": "pad", "data-dim": str(cell.dim)}
+    attrs["data-index"] = ",".join(map(str, cell.index))
+    if cell.src is not None:
+        attrs["data-src"] = str(cell.src)
+    return attrs
+
+
+def _add_cells(parent: ET.Element, cells: list[_Cell], rank: int) -> None:
+    if rank < 3:
+        for cell in cells:
+            row, col = cell.index if rank == 2 else (0, *cell.index)
+            box = {"x": col * _PITCH, "y": row * _PITCH, "width": _FACE, "height": _FACE}
+            _svg.sub(parent, "rect", {**_cell_attrs(cell), **box})
+        return
+    dx, dy = _DEPTH
+    # Painter's order for a viewer in front, above and to the right: back
+    # slices first, then bottom rows, then left columns.
+    for cell in sorted(cells, key=lambda c: (-c.index[0], -c.index[1], c.index[2])):
+        depth, row, col = cell.index
+        x = col * _PITCH + depth * _SLICE[0]
+        y = row * _PITCH + depth * _SLICE[1]
+        x2, y2 = x + _FACE, y + _FACE
+        group = _svg.sub(parent, "g", _cell_attrs(cell))
+        _svg.sub(group, "path", {"d": _svg.path_d([(x, y), (x2, y), (x2, y2), (x, y2)])})
+        top = [(x, y), (x2, y), (x2 + dx, y + dy), (x + dx, y + dy)]
+        _svg.sub(group, "path", {"class": "t", "d": _svg.path_d(top)})
+        side = [(x2, y), (x2 + dx, y + dy), (x2 + dx, y2 + dy), (x2, y2)]
+        _svg.sub(group, "path", {"class": "s", "d": _svg.path_d(side)})
+
+
+@dataclass(frozen=True)
+class _Arrow:
+    start: tuple[float, float]
+    end: tuple[float, float]
+    label_at: tuple[float, float]
+    anchor: str
+    label: str
+
+
+def _arrows(out_shape: tuple[int, ...], text: dict[str, str]) -> list[_Arrow]:
+    """Place one arrow per dimension, in the local frame of :func:`_add_cells`."""
+    rank = len(out_shape)
+    depth, rows, cols = (1,) * (3 - rank) + out_shape
+    right = (cols - 1) * _PITCH + _FACE
+    bottom = (rows - 1) * _PITCH + _FACE
+    name = [text["dim"].format(d=d) for d in range(rank)]
+    arrows = [
+        _Arrow((0, bottom + _GAP), (right, bottom + _GAP), (right / 2, bottom + _GAP + 18),
+               "middle", name[-1])
+    ]
+    if rank >= 2:
+        arrows.append(_Arrow((-_GAP, 0), (-_GAP, bottom), (-_GAP - 6, bottom / 2 + 4), "end",
+                             name[-2]))
+    if rank == 3:
+        # Even a single slice gets a visible depth arrow.
+        steps = max(depth, 2)
+        start = (right + _GAP, bottom)
+        end = (start[0] + steps * _SLICE[0], start[1] + steps * _SLICE[1])
+        arrows.append(_Arrow(start, end, (end[0] + 6, end[1] + 4), "start", name[0]))
+    return arrows
+
+
+def _draw(
+    in_shape: tuple[int, ...],
+    out_shape: tuple[int, ...],
+    pads: tuple[int, ...],
+    mode: str,
+    lang: str,
+    cells: list[_Cell],
+) -> str:
+    text = _TEXT[lang]
+    rank = len(out_shape)
+    size = _svg.TEXT_SIZE
+
+    # Bounding box of cells, arrows and arrow labels in the local frame, where
+    # the front face of the first output cell of slice 0 is at the origin.
+    depth, rows, cols = (1,) * (3 - rank) + out_shape
+    arrows = _arrows(out_shape, text)
+    x_min = min(
+        [0.0]
+        + [a.label_at[0] - _svg.text_width(a.label, size) for a in arrows if a.anchor == "end"]
+    )
+    x_max = max(
+        [(cols - 1) * _PITCH + _FACE + (depth - 1) * _SLICE[0] + (_DEPTH[0] if rank == 3 else 0)]
+        + [a.label_at[0] + _svg.text_width(a.label, size) for a in arrows if a.anchor == "start"]
+    )
+    y_min = min(
+        [(depth - 1) * _SLICE[1] + (_DEPTH[1] if rank == 3 else 0)]
+        + [a.label_at[1] - size for a in arrows]
+    )
+    y_max = max(a.label_at[1] + 4 for a in arrows)
+
+    inp, out = str(in_shape), str(out_shape)
+    n_in = sum(cell.dim is None for cell in cells)
+    n_pad = len(cells) - n_in
+    amounts = [
+        text["amounts"].format(
+            dim=text["dim_last" if d == rank - 1 else "dim"].format(d=d),
+            left=_signed(left), right=_signed(right), before=in_shape[d], after=out_shape[d],
+        )
+        for d, (left, right) in enumerate(_pairs(rank, pads))
+    ]
+    call = f'F.pad(x, {pads}, mode="{mode}")'
+    title = text["title"].format(inp=inp, out=out)
+    padded_dims = {cell.dim for cell in cells}
+    # A swatch only for colours that occur: a dim with no padding (or only
+    # cropping) still gets its line, without a key to nothing.
+    legend = [("i", text["input"].format(inp=inp, count=_count(n_in, lang)))]
+    legend += [(f"p p{d}" if d in padded_dims else "", line) for d, line in enumerate(amounts)]
+    notes = [text["padding"].format(count=_count(n_pad, lang)), text["directions"]]
+
+    drawing_top = _MARGIN + 3 * _LINE
+    legend_top = drawing_top + (y_max - y_min) + 8
+    height = legend_top + _LINE * (len(legend) + len(notes)) + _MARGIN - 4
+    content = max(
+        [x_max - x_min, _svg.text_width(title, _svg.TITLE_SIZE), _svg.text_width(call, size)]
+        + [22 + _svg.text_width(line, size) for _, line in legend]
+        + [_svg.text_width(note, size) for note in notes]
+    )
+    width = content + 2 * _MARGIN
+
+    desc = text["desc"].format(
+        call=call, inp=inp, out=out, view=text[f"view{rank}"],
+        count_in=_count(n_in, lang), count_pad=_count(n_pad, lang),
+        amounts=text["sep"].join(amounts),
+    )
+    uid = "pad-" + _svg.digest(in_shape, pads, mode, lang)
+    root = _svg.new_svg(
+        width, height, lang=lang, uid=uid, title=title, desc=desc, rules=_rules(rank)
+    )
+    _svg.add_text(root, _MARGIN, _MARGIN + 16, title, "h")
+    _svg.add_text(root, _MARGIN, _MARGIN + 16 + _LINE, call, "m")
+
+    shift_x = _MARGIN + (content - (x_max - x_min)) / 2 - x_min
+    shift_y = drawing_top - y_min
+    drawing = _svg.sub(
+        root, "g", {"transform": f"translate({_svg.fmt(shift_x)} {_svg.fmt(shift_y)})"}
+    )
+    _add_cells(drawing, cells, rank)
+    for arrow in arrows:
+        _svg.add_arrow(drawing, arrow.start, arrow.end, "ax")
+        _svg.add_text(drawing, *arrow.label_at, arrow.label, anchor=arrow.anchor)
+
+    for row, (cls, line) in enumerate(legend):
+        y = legend_top + row * _LINE
+        if cls:
+            _svg.sub(root, "rect", {"class": cls, "x": _MARGIN, "y": y + 1, "width": 14,
+                                    "height": 14})
+        _svg.add_text(root, _MARGIN + 22, y + 13, line)
+    for row, note in enumerate(notes, start=len(legend)):
+        _svg.add_text(root, _MARGIN, legend_top + row * _LINE + 13, note, "m")
+    return _svg.to_string(root)
