@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
-from snippet_sections import expand_include, reset_global_state
+from snippet_sections import ROOT, expand_include, reset_global_state
 
 # Admonitions (!!! / ??? / ???+) and content tabs (===) indent their body by four spaces;
 # CommonMark would read such a body as an indented code block and miss its fences.
@@ -82,3 +87,35 @@ def _fresh_global_state():
     reset_global_state()
     yield
     reset_global_state()
+
+
+@dataclass(frozen=True)
+class BuiltSite:
+    root: Path
+    log: str
+    repo_url: str
+
+
+REPO_URL = "https://github.com/lmloss/lmloss"
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> BuiltSite:
+    """The whole site, built once per test session as `make build` builds it.
+
+    A repository URL is set, as in the Pages workflow, so that edit links are built too.
+    """
+    root = tmp_path_factory.mktemp("site")
+    env = {
+        **os.environ,
+        "LMLOSS_REPO_URL": REPO_URL,
+        "LMLOSS_EDIT_URI": "edit/main/docs/",
+        "NO_MKDOCS_2_WARNING": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(root)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log
+    return BuiltSite(root, log, REPO_URL)
