@@ -9,7 +9,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 # Material 9.8 prints an end-of-life banner on every build; the README says what it means.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve build test update-outputs lock clean
+.PHONY: serve build test update-outputs bench lock clean
 
 serve: $(READY)
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
@@ -32,6 +32,10 @@ $(READY): $(LOCK) pyproject.toml
 	$(PIP) install --no-deps --no-build-isolation --editable .
 	$(BIN)/python -m pip check
 	touch $@
+
+# Time a cold strict build of the whole site (the README quotes its output).
+bench: $(READY)
+	$(BIN)/python tests/benchmarks/build_time.py
 
 # Resolve pyproject.toml's dev dependencies afresh and pin every package in the lock file.
 lock:

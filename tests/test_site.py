@@ -229,3 +229,18 @@ def test_stylesheets_import_nothing_from_a_third_party_host(built_site):
 def test_pages_use_system_fonts_only(built_site):
     html = (built_site.root / "index.html").read_text(encoding="utf-8")
     assert "fonts.googleapis.com" not in html and "fonts.gstatic.com" not in html
+
+
+@pytest.mark.parametrize("url, api", [("/pad-basics/", "/api/"), ("/en/pad-basics/", "/en/api/")])
+def test_api_cross_references_stay_in_the_page_language(built_site, url, api):
+    links = [a["href"] for a in page(built_site, url).find("a", class_="autorefs")]
+    targets = {resolve(built_site, url, href.split("#")[0]) for href in links}
+    assert links and targets == {built_site.root / api.strip("/") / "index.html"}, links
+
+
+def test_instant_navigation_stays_off():
+    # navigation.instant makes static-i18n's switcher point at the first page loaded.
+    from mkdocs.config import load_config
+
+    config = load_config(str(Path(__file__).resolve().parents[1] / "mkdocs.yml"))
+    assert "navigation.instant" not in config.theme["features"]
