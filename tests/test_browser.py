@@ -11,6 +11,8 @@ import os
 import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -118,3 +120,77 @@ def test_search_finds_the_page_in_the_readers_language_only(page, server, url, q
     assert server + expected in found, found
     english = [u for u in found if u.startswith(server + "/en/")]
     assert english == (found if url.startswith("/en/") else []), found
+
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts" / "screenshots"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("url", ["/pad-basics/", "/en/pad-basics/"])
+def test_diagrams_render_in_both_schemes_and_screenshots_are_kept(browser, server, url, scheme):
+    context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.goto(server + url)
+    tab.wait_for_load_state("networkidle")
+    assert tab.evaluate("document.body.getAttribute('data-md-color-scheme')") == ("slate" if scheme == "dark" else "default")
+    diagrams = tab.locator("article img[src$='.svg']")
+    assert diagrams.count() >= 1
+    for i in range(diagrams.count()):
+        diagram = diagrams.nth(i)
+        diagram.scroll_into_view_if_needed()
+        size = diagram.evaluate("img => [img.naturalWidth, img.naturalHeight, img.clientWidth, img.clientHeight]")
+        assert min(size) > 0, size
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = ("en-" if url.startswith("/en/") else "zh-") + url.strip("/").split("/")[-1] + f"-{scheme}.png"
+    tab.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    context.close()
+
+
+def test_copy_button_copies_the_code_block(browser, server):
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    tab = context.new_page()
+    tab.goto(server + "/en/pad-basics/")
+    block = tab.locator("article div.highlight").filter(has_text="pad2 = F.pad").first
+    expected = block.locator("code").inner_text().rstrip()
+    block.hover()
+    block.locator('button[data-md-type="copy"]').click()
+    copied = tab.evaluate("navigator.clipboard.readText()")
+    assert copied.rstrip() == expected
+    assert "pad2 = F.pad(a, (1, 1), value=IGNORE_INDEX)" in copied
+    context.close()
+
+
+# The heading is on screen, below the sticky header (the page end may stop it lower down).
+IN_VIEW = """id => {
+  const top = document.getElementById(id).getBoundingClientRect().top;
+  return top >= 40 && top < window.innerHeight - 40;
+}"""
+
+
+@pytest.mark.parametrize("url", ["/pad-basics/", "/en/pad-basics/", "/notebooks/pad-basics/"])
+def test_toc_links_and_permalinks_scroll_to_their_heading(page, server, url):
+    page.goto(server + url)
+    links = page.locator(".md-sidebar--secondary a.md-nav__link")
+    hrefs = links.evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    assert hrefs
+    for href in [hrefs[-1], hrefs[0]]:
+        page.locator(f'.md-sidebar--secondary a.md-nav__link[href="{href}"]').first.click()
+        heading_id = unquote(href[1:])
+        page.wait_for_function(IN_VIEW, arg=heading_id)
+        assert unquote(page.url.split("#")[1]) == heading_id
+    permalink = page.locator("article a.headerlink, article a.anchor-link").last
+    target = unquote(permalink.get_attribute("href")[1:])
+    page.evaluate("window.scrollTo(0, 0)")
+    permalink.evaluate("a => a.click()")
+    page.wait_for_function(IN_VIEW, arg=target)
+
+
+@pytest.mark.parametrize("url", PAGES + ["/en" + p for p in PAGES])
+def test_a_phone_sized_viewport_has_no_horizontal_page_scroll(browser, server, url):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, color_scheme="dark")
+    tab = context.new_page()
+    tab.goto(server + url)
+    tab.wait_for_load_state("networkidle")
+    overflow = tab.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{url} scrolls sideways by {overflow}px at 375px"
+    context.close()

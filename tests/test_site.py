@@ -244,3 +244,43 @@ def test_instant_navigation_stays_off():
 
     config = load_config(str(Path(__file__).resolve().parents[1] / "mkdocs.yml"))
     assert "navigation.instant" not in config.theme["features"]
+
+
+def _ids(path: Path, cache: dict[Path, set[str]]) -> set[str]:
+    if path not in cache:
+        parsed = Page(path)
+        cache[path] = {a[key] for _, a in parsed.elements for key in ("id", "name") if a.get(key)}
+    return cache[path]
+
+
+def test_every_internal_link_and_anchor_resolves(built_site):
+    broken, cache, checked = [], {}, 0
+    for path in pages(built_site):
+        url = url_of(built_site, path)
+        for element in Page(path).find("a") + Page(path).find("link"):
+            href = element.get("href", "")
+            if not href or _third_party(href) or href.startswith(("mailto:", "http://", "https://")):
+                continue
+            target = resolve(built_site, url, href)
+            fragment = unquote(urlsplit(href).fragment)
+            checked += 1
+            if not target.exists():
+                broken.append((url, href))
+            elif fragment and target.suffix == ".html" and fragment not in _ids(target, cache):
+                broken.append((url, href))
+    assert checked > 200 and not broken, broken
+
+
+PAGE_BUDGET, DIAGRAM_BUDGET = 200_000, 30_000  # bytes (issue 6)
+
+
+def test_each_page_and_diagram_stays_within_its_weight_budget(built_site):
+    over = []
+    for path in pages(built_site):
+        url = url_of(built_site, path)
+        diagrams = {resolve(built_site, url, img["src"]) for img in Page(path).find("img") if img["src"].endswith(".svg")}
+        weight = path.stat().st_size + sum(d.stat().st_size for d in diagrams)
+        if weight > PAGE_BUDGET:
+            over.append((url, weight))
+        over += [(str(d), d.stat().st_size) for d in diagrams if d.stat().st_size > DIAGRAM_BUDGET]
+    assert not over, over

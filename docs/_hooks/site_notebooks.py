@@ -33,6 +33,9 @@ _CDN_SCRIPTS = re.compile(
     r'|<script type="module">(?:(?!</script>).)*?mermaid.*?</script>',
     re.S,
 )
+# Links between pages, written as in Markdown (``../pad-basics.md``); mkdocs-jupyter leaves
+# them as they are, so they led to a Markdown file that the site does not have.
+_PAGE_LINK = re.compile(r'href="([^"#:]+\.(?:md|ipynb))(#[^"]*)?"')
 # nbconvert inlines the same ~600 KB of JupyterLab CSS into every notebook page.
 _STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
 _NOTEBOOK_CSS = "assets/stylesheets/notebook-{digest}.css"
@@ -126,9 +129,20 @@ def _share_stylesheet(html: str, page: Page, config: MkDocsConfig) -> str:
     )
 
 
+def _link_pages(html: str, page: Page, files: Files) -> str:
+    def relink(match: re.Match) -> str:
+        path = posixpath.normpath(posixpath.join(posixpath.dirname(page.file.src_uri), match[1]))
+        target = files.get_file_from_path(path)
+        if target is None:
+            raise ValueError(f"{page.file.src_uri}: link to a missing page {match[1]!r}")
+        return f'href="{target.url_relative_to(page.file.url)}{match[2] or ""}"'
+
+    return _PAGE_LINK.sub(relink, html)
+
+
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     if not isinstance(page.file, NotebookFile):
         return html
-    html = _CDN_SCRIPTS.sub("", html)
+    html = _link_pages(_CDN_SCRIPTS.sub("", html), page, files)
     html = _reslug_headings(html, page)
     return _share_stylesheet(html, page, config)
