@@ -150,7 +150,8 @@ def test_language_switcher_keeps_the_page(built_site):
         url = url_of(built_site, path)
         links = {a["hreflang"]: a["href"] for a in Page(path).find("a", class_="md-select__link")}
         twin = url.removeprefix("/en") if url.startswith("/en/") else "/en" + url
-        expected = {"zh": url if not url.startswith("/en/") else twin, "en": twin if not url.startswith("/en/") else url}
+        zh, en = (twin, url) if url.startswith("/en/") else (url, twin)
+        expected = {"zh": zh, "en": en}
         assert set(links) == {"zh", "en"}, (url, links)
         for lang, href in links.items():
             assert resolve(built_site, url, href) == built_site.root / expected[lang].strip("/") / "index.html", (url, lang, href)
@@ -284,3 +285,22 @@ def test_each_page_and_diagram_stays_within_its_weight_budget(built_site):
             over.append((url, weight))
         over += [(str(d), d.stat().st_size) for d in diagrams if d.stat().st_size > DIAGRAM_BUDGET]
     assert not over, over
+
+
+@pytest.mark.parametrize("url", ["/loss/", "/en/loss/"])
+def test_the_loss_formula_is_mathml_built_in_with_no_script(built_site, url):
+    html = (built_site.root / url.strip("/") / "index.html").read_text(encoding="utf-8")
+    parsed = page(built_site, url)
+    blocks = [a for a in parsed.find("math") if a.get("display") == "block"]
+    assert len(blocks) == 1 and "\\sum" in blocks[0]["alttext"], blocks
+    assert "<mfrac>" in html and "arithmatex" not in html  # converted, no TeX left behind
+    scripts = [a.get("src", "") for a in parsed.find("script")]
+    assert not [s for s in scripts if re.search(r"mathjax|katex|polyfill", s, re.I)], scripts
+    assert not re.search(r"mathjax|katex", "".join(parsed.inline_scripts), re.I)
+
+
+def test_the_shift_diagram_scores_5_labels_and_ignores_the_last(built_site):
+    for root in (built_site.root, built_site.root / "en"):
+        svg = ET.parse(root / "diagrams" / "shift.svg").getroot()
+        kinds = [e.get("data-kind") for e in svg.iter() if e.get("data-kind")]
+        assert [kinds.count(k) for k in ("input", "logits", "label", "ignored")] == [6, 6, 5, 1]
