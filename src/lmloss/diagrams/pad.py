@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +23,7 @@ MAX_EXTENT = 32
 
 _FACE = 26
 _PITCH = 32
+_VALUE_SIZE = 12
 # Slices are spaced further apart than a cube is deep so that each slice
 # reads as its own layer; (x, y) per step of dim 0, up and to the right.
 _SLICE = (48.0, -36.0)
@@ -78,10 +81,42 @@ class _Cell:
     """Dimension whose padding created the cell (outermost wins); ``None`` for input."""
     src: int | None
     """Flat index of the input element the cell holds; ``None`` if it holds the fill value."""
+    value: str | None = None
+    """The element of the padded tensor, as drawn; ``None`` when values are not drawn."""
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """Cell width, column pitch and offset between slices of dim 0.
+
+    Without values, slices overlap in depth like a stack of cubes. With values, cells widen
+    to fit the widest one and slices stand apart (still rising to the right), so that no
+    value hides behind a cube in front of it.
+    """
+
+    face: float = _FACE
+    pitch: float = _PITCH
+    slice: tuple[float, float] = _SLICE
+
+    @classmethod
+    def fitting(cls, cells: list[_Cell], out_shape: tuple[int, ...]) -> _Grid:
+        drawn = [c.value for c in cells if c.value is not None]
+        if not drawn:
+            return cls()
+        face = max(_FACE, math.ceil(max(_svg.text_width(v, _VALUE_SIZE) for v in drawn) + 8))
+        # Cubes also leave room for their side face, which would cover the next value.
+        pitch = face + _PITCH - _FACE + (_DEPTH[0] if len(out_shape) == 3 else 0)
+        return cls(face, pitch, (out_shape[-1] * pitch + 2 * _DEPTH[0], _DEPTH[1] * 2))
 
 
 def pad_svg(
-    shape: Sequence[int], pad: Sequence[int], mode: str = "constant", lang: str = "en"
+    shape: Sequence[int],
+    pad: Sequence[int],
+    mode: str = "constant",
+    lang: str = "en",
+    *,
+    values: Any = None,
+    value: float | None = None,
 ) -> str:
     """Draw which elements of ``F.pad(x, pad, mode)`` are input and which are padding.
 
@@ -102,6 +137,10 @@ def pad_svg(
     where it is the element copied, and not in ``"constant"``, where it holds
     the fill value.
 
+    With ``values``, each cell also shows its element of the real result of
+    ``F.pad(torch.as_tensor(values), pad, mode, value)`` and carries it as
+    ``data-value``; cells widen to fit the longest value.
+
     Args:
         shape: Input shape, rank 1 to 3.
         pad: Padding as for ``F.pad``: (left, right) pairs from the last
@@ -110,6 +149,11 @@ def pad_svg(
             or ``"circular"``.
         lang: Language of the title, description and labels: ``"en"`` or
             ``"zh"``.
+        values: The input tensor (or nested list) whose padded elements are
+            drawn, of shape ``shape``; ``True`` for ``torch.arange`` in that
+            shape; ``None`` (the default) draws no values.
+        value: The fill value passed to ``F.pad`` (only meaningful with
+            ``values``); torch rejects a non-zero value in the other modes.
 
     Returns:
         A standalone SVG document (no XML declaration) that references nothing
@@ -123,7 +167,8 @@ def pad_svg(
             :data:`MAX_EXTENT`, the output is empty, or a non-constant mode
             crops so much that torch would copy from memory it never wrote
             (every element of a dim cropped; circular wrapping more values
-            than the crop keeps).
+            than the crop keeps), or ``values`` does not have shape ``shape``.
+        RuntimeError: From ``F.pad``, for a ``value`` it rejects.
         TypeError: Propagated from :func:`lmloss.padding.pad_shape`, which
             also raises ``ValueError`` for invalid ``shape``, ``pad`` or
             ``mode``.
@@ -157,7 +202,42 @@ def pad_svg(
     if mode != "constant":
         _check_copyable(in_shape, pads, mode)
     cells = _cells(in_shape, out_shape, pads, mode)
-    return _draw(in_shape, out_shape, pads, mode, lang, cells)
+    if values is not None:
+        cells = _with_values(cells, _input_tensor(values, in_shape), pads, mode, value)
+    return _draw(in_shape, out_shape, pads, mode, lang, cells, value)
+
+
+def _input_tensor(values: Any, shape: tuple[int, ...]) -> torch.Tensor:
+    if values is True:
+        return torch.arange(math.prod(shape)).reshape(shape)
+    tensor = torch.as_tensor(values)
+    if tuple(tensor.shape) != shape:
+        raise ValueError(
+            f"values must have the shape being padded, {shape}; got {tuple(tensor.shape)}"
+        )
+    return tensor
+
+
+def _format_value(element: bool | int | float) -> str:
+    """Format one tensor element as the diagrams draw it: ints as is, floats in short form.
+
+    >>> _format_value(-100), _format_value(0.5), _format_value(2.0), _format_value(True)
+    ('-100', '0.5', '2', 'True')
+    """
+    if isinstance(element, float):
+        return f"{element:g}"
+    return str(element)
+
+
+def _with_values(
+    cells: list[_Cell], tensor: torch.Tensor, pads: tuple[int, ...], mode: str,
+    value: float | None,
+) -> list[_Cell]:
+    padded = F.pad(tensor, pads, mode=mode, value=value).flatten().tolist()
+    return [
+        dataclasses.replace(cell, value=_format_value(element))
+        for cell, element in zip(cells, padded, strict=True)
+    ]
 
 
 def _pairs(rank: int, pads: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -245,30 +325,45 @@ def _cell_attrs(cell: _Cell) -> dict[str, str]:
     attrs["data-index"] = ",".join(map(str, cell.index))
     if cell.src is not None:
         attrs["data-src"] = str(cell.src)
+    if cell.value is not None:
+        attrs["data-value"] = cell.value
     return attrs
 
 
-def _add_cells(parent: ET.Element, cells: list[_Cell], rank: int) -> None:
+def _add_value(group: ET.Element, cell: _Cell, x: float, y: float, grid: _Grid) -> None:
+    """Write the cell's value centred on its front face at ``(x, y)``."""
+    if cell.value is not None:
+        _svg.add_text(group, x + grid.face / 2, y + _FACE / 2 + 4, cell.value, "n", "middle")
+
+
+def _add_cells(parent: ET.Element, cells: list[_Cell], rank: int, grid: _Grid) -> None:
     if rank < 3:
         for cell in cells:
             row, col = cell.index if rank == 2 else (0, *cell.index)
-            box = {"x": col * _PITCH, "y": row * _PITCH, "width": _FACE, "height": _FACE}
-            _svg.sub(parent, "rect", {**_cell_attrs(cell), **box})
+            x, y = col * grid.pitch, row * _PITCH
+            box = {"x": x, "y": y, "width": grid.face, "height": _FACE}
+            if cell.value is None:
+                _svg.sub(parent, "rect", {**_cell_attrs(cell), **box})
+            else:
+                group = _svg.sub(parent, "g", _cell_attrs(cell))
+                _svg.sub(group, "rect", box)
+                _add_value(group, cell, x, y, grid)
         return
     dx, dy = _DEPTH
     # Painter's order for a viewer in front, above and to the right: back
     # slices first, then bottom rows, then left columns.
     for cell in sorted(cells, key=lambda c: (-c.index[0], -c.index[1], c.index[2])):
         depth, row, col = cell.index
-        x = col * _PITCH + depth * _SLICE[0]
-        y = row * _PITCH + depth * _SLICE[1]
-        x2, y2 = x + _FACE, y + _FACE
+        x = col * grid.pitch + depth * grid.slice[0]
+        y = row * _PITCH + depth * grid.slice[1]
+        x2, y2 = x + grid.face, y + _FACE
         group = _svg.sub(parent, "g", _cell_attrs(cell))
         _svg.sub(group, "path", {"d": _svg.path_d([(x, y), (x2, y), (x2, y2), (x, y2)])})
         top = [(x, y), (x2, y), (x2 + dx, y + dy), (x + dx, y + dy)]
         _svg.sub(group, "path", {"class": "t", "d": _svg.path_d(top)})
         side = [(x2, y), (x2 + dx, y + dy), (x2 + dx, y2 + dy), (x2, y2)]
         _svg.sub(group, "path", {"class": "s", "d": _svg.path_d(side)})
+        _add_value(group, cell, x, y, grid)
 
 
 @dataclass(frozen=True)
@@ -280,11 +375,11 @@ class _Arrow:
     label: str
 
 
-def _arrows(out_shape: tuple[int, ...], text: dict[str, str]) -> list[_Arrow]:
+def _arrows(out_shape: tuple[int, ...], text: dict[str, str], grid: _Grid) -> list[_Arrow]:
     """Place one arrow per dimension, in the local frame of :func:`_add_cells`."""
     rank = len(out_shape)
     depth, rows, cols = (1,) * (3 - rank) + out_shape
-    right = (cols - 1) * _PITCH + _FACE
+    right = (cols - 1) * grid.pitch + grid.face
     bottom = (rows - 1) * _PITCH + _FACE
     name = [text["dim"].format(d=d) for d in range(rank)]
     arrows = [
@@ -295,10 +390,13 @@ def _arrows(out_shape: tuple[int, ...], text: dict[str, str]) -> list[_Arrow]:
         arrows.append(_Arrow((-_GAP, 0), (-_GAP, bottom), (-_GAP - 6, bottom / 2 + 4), "end",
                              name[-2]))
     if rank == 3:
-        # Even a single slice gets a visible depth arrow.
-        steps = max(depth, 2)
+        # Even a single slice gets a visible depth arrow; slices standing apart get one that
+        # ends beside the last slice.
+        steps, (sx, sy) = (depth - 1, grid.slice) if depth > 1 else (2, _SLICE)
+        if grid.slice == _SLICE:
+            steps = max(depth, 2)
         start = (right + _GAP, bottom)
-        end = (start[0] + steps * _SLICE[0], start[1] + steps * _SLICE[1])
+        end = (start[0] + steps * sx, start[1] + steps * sy)
         arrows.append(_Arrow(start, end, (end[0] + 6, end[1] + 4), "start", name[0]))
     return arrows
 
@@ -310,25 +408,28 @@ def _draw(
     mode: str,
     lang: str,
     cells: list[_Cell],
+    value: float | None,
 ) -> str:
     text = _TEXT[lang]
     rank = len(out_shape)
     size = _svg.TEXT_SIZE
+    grid = _Grid.fitting(cells, out_shape)
 
     # Bounding box of cells, arrows and arrow labels in the local frame, where
     # the front face of the first output cell of slice 0 is at the origin.
     depth, rows, cols = (1,) * (3 - rank) + out_shape
-    arrows = _arrows(out_shape, text)
+    arrows = _arrows(out_shape, text, grid)
     x_min = min(
         [0.0]
         + [a.label_at[0] - _svg.text_width(a.label, size) for a in arrows if a.anchor == "end"]
     )
     x_max = max(
-        [(cols - 1) * _PITCH + _FACE + (depth - 1) * _SLICE[0] + (_DEPTH[0] if rank == 3 else 0)]
+        [(cols - 1) * grid.pitch + grid.face + (depth - 1) * grid.slice[0]
+         + (_DEPTH[0] if rank == 3 else 0)]
         + [a.label_at[0] + _svg.text_width(a.label, size) for a in arrows if a.anchor == "start"]
     )
     y_min = min(
-        [(depth - 1) * _SLICE[1] + (_DEPTH[1] if rank == 3 else 0)]
+        [(depth - 1) * grid.slice[1] + (_DEPTH[1] if rank == 3 else 0)]
         + [a.label_at[1] - size for a in arrows]
     )
     y_max = max(a.label_at[1] + 4 for a in arrows)
@@ -343,7 +444,7 @@ def _draw(
         )
         for d, (left, right) in enumerate(_pairs(rank, pads))
     ]
-    call = f'F.pad(x, {pads}, mode="{mode}")'
+    call = f'F.pad(x, {pads}, mode="{mode}"' + ("" if value is None else f", value={value}") + ")"
     title = text["title"].format(inp=inp, out=out)
     padded_dims = {cell.dim for cell in cells}
     # A swatch only for colours that occur: a dim with no padding (or only
@@ -367,10 +468,16 @@ def _draw(
         count_in=_count(n_in, lang), count_pad=_count(n_pad, lang),
         amounts=text["sep"].join(amounts),
     )
-    uid = "pad-" + _svg.digest(in_shape, pads, mode, lang)
-    root = _svg.new_svg(
-        width, height, lang=lang, uid=uid, title=title, desc=desc, rules=_rules(rank)
-    )
+    drawn = [cell.value for cell in cells if cell.value is not None]
+    uid = "pad-" + _svg.digest(in_shape, pads, mode, lang, *([drawn, value] if drawn else []))
+    rules = _rules(rank)
+    if any(cell.value is not None for cell in cells):
+        rules += [
+            # Padding cells are nearly clear and dashed: their values must not inherit that.
+            (".n", f"font-size:{_VALUE_SIZE}px;fill-opacity:1;stroke:none"),
+            (".i .n", "fill:#ffffff"),
+        ]
+    root = _svg.new_svg(width, height, lang=lang, uid=uid, title=title, desc=desc, rules=rules)
     _svg.add_text(root, _MARGIN, _MARGIN + 16, title, "h")
     _svg.add_text(root, _MARGIN, _MARGIN + 16 + _LINE, call, "m")
 
@@ -379,7 +486,7 @@ def _draw(
     drawing = _svg.sub(
         root, "g", {"transform": f"translate({_svg.fmt(shift_x)} {_svg.fmt(shift_y)})"}
     )
-    _add_cells(drawing, cells, rank)
+    _add_cells(drawing, cells, rank, grid)
     for arrow in arrows:
         _svg.add_arrow(drawing, arrow.start, arrow.end, "ax")
         _svg.add_text(drawing, *arrow.label_at, arrow.label, anchor=arrow.anchor)

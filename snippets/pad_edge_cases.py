@@ -1,0 +1,121 @@
+# Code of the page "F.pad edge cases and errors" (docs/*/pad-edge-cases.md); each section is
+# shown on the page.
+# --8<-- [start:setup]
+import torch
+import torch.nn.functional as F
+
+from lmloss import explain_pad, pad_shape
+
+MODES = ["constant", "reflect", "replicate", "circular"]
+row = torch.arange(4).reshape(1, 4)  # 1 channel of width 4: [[0, 1, 2, 3]]
+
+
+def attempt(call):
+    """Run call(); print its result, or the error torch raises, exactly as torch words it."""
+    try:
+        print(call())
+    except Exception as e:
+        print(f"{type(e).__name__}: {e}")
+# --8<-- [end:setup]
+
+# --8<-- [start:crop]
+for mode in MODES:
+    print(f"{mode:>9}:", F.pad(row, (-1, 2), mode=mode)[0].tolist())
+print(explain_pad(row.shape, (-1, 2)))
+for mode in MODES:  # the same as padding first and cropping afterwards?
+    pad_then_crop = F.pad(row, (0, 2), mode=mode)[..., 1:]
+    print(f"{mode:>9}:", torch.equal(F.pad(row, (-1, 2), mode=mode), pad_then_crop))
+# --8<-- [end:crop]
+
+# --8<-- [start:crop_edges]
+print(F.pad(row, (-4, 0)).shape)  # constant: every element cropped, width 0
+attempt(lambda: F.pad(row, (-5, 5)))  # crops 5 of 4 before padding 5
+attempt(lambda: F.pad(row, (-4, 0), mode="replicate"))
+print(F.pad(row, (-3, 3), mode="reflect")[0].tolist())  # mirrors around the kept 3
+print(F.pad(row, (-3, 3), mode="replicate")[0].tolist())
+attempt(lambda: F.pad(row, (-3, 3), mode="circular"))  # wraps 3 of the 1 kept
+# --8<-- [end:crop_edges]
+
+# --8<-- [start:value_cast]
+ints = torch.tensor([1, 2, 3])  # int64
+print(F.pad(ints, (1, 1), value=0.5))  # 0.5 -> 0, silently
+print(F.pad(ints, (1, 1), value=-1.9))  # truncated towards 0: -1
+attempt(lambda: F.pad(ints.to(torch.uint8), (1, 1), value=-100))
+print(F.pad(torch.tensor([True, False]), (1, 1), value=-100))  # any non-zero -> True
+print(F.pad(torch.zeros(2, dtype=torch.float16), (1, 1), value=0.1).tolist())
+attempt(lambda: F.pad(torch.zeros(2, dtype=torch.float16), (1, 1), value=70000))
+# --8<-- [end:value_cast]
+
+# --8<-- [start:value_modes]
+print(F.pad(row, (1, 1), mode="reflect", value=0))  # 0 (or None) is accepted and ignored
+attempt(lambda: F.pad(row, (1, 1), mode="reflect", value=-100))
+# --8<-- [end:value_modes]
+
+# --8<-- [start:errors_tuple]
+x = torch.zeros(2, 3)
+attempt(lambda: F.pad(x, (1, 1, 1)))  # 1. odd length
+attempt(lambda: F.pad(x, (1, 1, 1, 1, 1, 1)))  # 2. more pairs than dimensions
+attempt(lambda: F.pad(x, (1.0, 1)))  # 3. a float entry
+attempt(lambda: F.pad(x, torch.tensor([1, 1])))  # 4. a tensor as the tuple
+# --8<-- [end:errors_tuple]
+
+# --8<-- [start:errors_mode]
+attempt(lambda: F.pad(x, (1, 1), mode="Reflect"))  # 5. mode names are lower case
+attempt(lambda: F.pad(x, (1, 1), mode="zeros"))  # 6. Conv2d's padding_mode name
+attempt(lambda: F.pad(torch.zeros(3), (1, 1), mode="reflect"))  # 7. 1D input
+attempt(lambda: F.pad(x, (1, 1, 1, 1), mode="replicate"))  # 8. 4 entries on 2D
+attempt(lambda: F.pad(row, (4, 4), mode="reflect"))  # 9. pad not smaller than 4
+attempt(lambda: F.pad(row, (5, 4), mode="circular"))  # 10. more than the width 4
+attempt(lambda: F.pad(torch.zeros(1, 0), (1, 1), mode="replicate"))  # 11. empty dim
+# --8<-- [end:errors_mode]
+
+# --8<-- [start:errors_value]
+attempt(lambda: F.pad(x, (1, 1), mode="circular", value=1))  # 12. value in circular
+attempt(lambda: F.pad(x.long(), (1, 1), value=float("nan")))  # 13. nan on int64
+# --8<-- [end:errors_value]
+
+# --8<-- [start:autograd]
+for mode in MODES:
+    w = torch.tensor([[1.0, 2.0, 3.0]], requires_grad=True)
+    out = F.pad(w, (2, 1), mode=mode)
+    out.sum().backward()  # each output cell sends a gradient of 1 to where it came from
+    print(f"{mode:>9}: out {out.detach()[0].tolist()}  grad {w.grad[0].tolist()}")
+# --8<-- [end:autograd]
+
+# --8<-- [start:modules]
+from torch import nn
+
+img = torch.arange(12.0).reshape(1, 3, 4)  # (channels, height, width)
+cases = [
+    (nn.ConstantPad1d((2, 1), -1.0), img, F.pad(img, (2, 1), value=-1.0)),
+    (nn.ZeroPad2d((1, 2, 0, 1)), img, F.pad(img, (1, 2, 0, 1))),
+    (nn.ReflectionPad2d(1), img, F.pad(img, (1, 1, 1, 1), mode="reflect")),
+    (nn.ReplicationPad1d((3, 1)), img, F.pad(img, (3, 1), mode="replicate")),
+    (nn.CircularPad3d(1), img[None], F.pad(img[None], (1,) * 6, mode="circular")),
+]
+for module, source, expected in cases:  # an int pads every side by that amount
+    print(f"{module!r:42} {torch.equal(module(source), expected)}")
+# --8<-- [end:modules]
+
+# --8<-- [start:vs_cat]
+labels = torch.tensor([[40, 1842, 4950], [15607, 13, 2]])
+padded = F.pad(labels, (0, 1), value=-100)
+fill = torch.full((labels.shape[0], 1), -100, dtype=labels.dtype, device=labels.device)
+print(torch.equal(padded, torch.cat([labels, fill], dim=-1)))
+# --8<-- [end:vs_cat]
+
+# --8<-- [start:shift]
+shifted = F.pad(labels, (0, 1), value=-100)[..., 1:]
+print(shifted)
+print(explain_pad(labels.shape, (0, 1)))
+# --8<-- [end:shift]
+
+# --8<-- [start:quiz]
+print("1.", pad_shape((2, 3, 4, 5), (0, 1, 2, 3)))
+print("2.", F.pad(torch.arange(5).reshape(1, 5), (3, 1), mode="reflect")[0].tolist())
+print("3.", F.pad(torch.arange(4).reshape(1, 4), (1, -1), mode="circular")[0].tolist())
+print("4.", F.pad(torch.tensor([1, 2, 3]), (1, 1), value=2.7).tolist())
+for mode in MODES:
+    print(f"5. {mode}:", end=" ")
+    attempt(lambda: tuple(F.pad(torch.zeros(1, 3), (3, 3), mode=mode).shape))
+# --8<-- [end:quiz]

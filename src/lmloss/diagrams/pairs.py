@@ -1,0 +1,176 @@
+"""Diagram of how ``F.pad`` reads its padding tuple: which pair pads which dimension."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lmloss.diagrams import _svg
+from lmloss.diagrams.pad import _PAD
+from lmloss.explain import explain_pad
+from lmloss.padding import pad_shape
+
+_ENTRY = 34
+_PAIR_GAP = 4
+_GROUP_GAP = 22
+_DIM = 64
+_DIM_GAP = 40
+_BOX = 28
+_MARGIN = 20
+_LINE = 20
+
+_TEXT = {
+    "en": {
+        "title": "Which pair pads which dimension: {pad} on shape {shape}",
+        "pad": "pad",
+        "shape": "shape",
+        "dim": "dim {neg} (dim {pos})",
+        "kept": "{size} (kept)",
+        "desc": "The padding tuple {pad} is read in (left, right) pairs; the first pair pads "
+        "the last dimension of {shape}, the next pair the one before. Result: {result}.",
+    },
+    "zh": {
+        "title": "填充元组的每一对管哪一维：{pad} 作用于形状 {shape}",
+        "pad": "填充元组",
+        "shape": "形状",
+        "dim": "dim {neg}（维度 {pos}）",
+        "kept": "{size}（不变）",
+        "desc": "填充元组 {pad} 按 (左, 右) 两两成对读取：第一对填充 {shape} 的最后一维，"
+        "下一对填充它前面的一维。结果：{result}。",
+    },
+}
+
+
+def pad_pairs_svg(
+    shape: Sequence[int], pad: Sequence[int], mode: str = "constant", lang: str = "en"
+) -> str:
+    """Draw the padding tuple above the shape, with an arrow from each pair to its dimension.
+
+    The entries of ``pad`` are drawn in pairs, each pair in the colour of the dimension it
+    pads (the colours of :func:`lmloss.diagrams.pad_svg`); below, every dimension of ``shape``
+    shows its size and the sum ``size + left + right`` that gives its new size. The arrows
+    cross because the first pair belongs to the last dimension. The text under the drawing is
+    :func:`lmloss.explain_pad`'s account of the call.
+
+    Each pair is an SVG element with ``data-kind="pair"``, ``data-pair`` (its position in the
+    tuple), ``data-dim`` (the dimension it pads, counted from 0) and ``data-entries``; each
+    dimension is one with ``data-kind="dim"``, ``data-dim``, ``data-size`` and
+    ``data-result``.
+
+    Args:
+        shape: Input shape, rank 1 to 3.
+        pad: Padding tuple, as for ``F.pad``.
+        mode: ``F.pad`` mode, used to validate and in the text.
+        lang: ``"en"`` or ``"zh"``.
+
+    Returns:
+        A standalone SVG document that draws its own light card; the same arguments give the
+        same bytes.
+
+    Raises:
+        ValueError: If ``lang`` is not ``"en"`` or ``"zh"``, or ``shape`` does not have 1 to
+            3 dimensions; and from :func:`lmloss.pad_shape` for arguments ``F.pad`` rejects.
+        TypeError: From :func:`lmloss.pad_shape`.
+
+    Example:
+        >>> import xml.etree.ElementTree as ET
+        >>> root = ET.fromstring(pad_pairs_svg((1, 2, 2), (1, 1, 0, 1, 1, 0)))
+        >>> pairs = [el for el in root.iter() if el.get("data-kind") == "pair"]
+        >>> ", ".join(f"pair {el.get('data-pair')} -> dim {el.get('data-dim')}" for el in pairs)
+        'pair 0 -> dim 2, pair 1 -> dim 1, pair 2 -> dim 0'
+    """
+    _svg.check_lang(lang)
+    result = pad_shape(shape, pad, mode)
+    sizes = tuple(int(n) for n in shape)
+    entries = tuple(int(p) for p in pad)
+    if not 1 <= len(sizes) <= 3:
+        raise ValueError(
+            f"shape must have 1, 2 or 3 dimensions to be drawn; got {len(sizes)}: {sizes}"
+        )
+    text = _TEXT[lang]
+    rank, pairs = len(sizes), len(entries) // 2
+    size = _svg.TEXT_SIZE
+    title = text["title"].format(pad=entries, shape=sizes)
+    notes = explain_pad(sizes, entries, mode, lang).splitlines()
+
+    pair_width = 2 * _ENTRY + _PAIR_GAP
+    tuple_width = pairs * pair_width + max(pairs - 1, 0) * _GROUP_GAP
+    shape_width = rank * _DIM + (rank - 1) * _DIM_GAP
+    label_width = max(_svg.text_width(text[k], size) for k in ("pad", "shape")) + 12
+    drawing = label_width + max(tuple_width, shape_width)
+    content = max(
+        [drawing, _svg.text_width(title, _svg.TITLE_SIZE)]
+        + [_svg.text_width(line, size) for line in notes]
+    )
+    width = content + 2 * _MARGIN
+    tuple_y = _MARGIN + 44
+    shape_y = tuple_y + _BOX + 90
+    notes_y = shape_y + _BOX + 64
+    height = notes_y + _LINE * len(notes) + _MARGIN - 6
+    left = _MARGIN + (content - drawing) / 2 + label_width
+    tuple_x = left + (max(tuple_width, shape_width) - tuple_width) / 2
+    shape_x = left + (max(tuple_width, shape_width) - shape_width) / 2
+
+    rules = [
+        (".e", f"fill:{_svg.CARD};stroke:{_svg.MUTED}"),
+        (".k", f"fill:#f6f8fa;stroke:{_svg.CARD_EDGE}"),
+        (".ax", "fill:none;stroke-width:1.5"),
+    ]
+    for d, (fill, edge) in enumerate(_PAD[:rank]):
+        rules += [(f".c{d} .e", f"fill:{fill};fill-opacity:.2;stroke:{edge}"),
+                  (f".c{d} .ax", f"fill:{edge};stroke:{edge}")]
+    uid = "pairs-" + _svg.digest(sizes, entries, mode, lang)
+    desc = text["desc"].format(pad=entries, shape=sizes, result=result)
+    root = _svg.new_svg(width, height, lang=lang, uid=uid, title=title, desc=desc, rules=rules)
+    _svg.add_text(root, _MARGIN, _MARGIN + 16, title, "h")
+    _svg.add_text(root, left - 12, tuple_y + 19, text["pad"], "m", "end")
+    _svg.add_text(root, left - 12, shape_y + 19, text["shape"], "m", "end")
+
+    def dim_centre(pos: int) -> float:
+        return shape_x + pos * (_DIM + _DIM_GAP) + _DIM / 2
+
+    for pair in range(pairs):
+        pos = rank - 1 - pair
+        x = tuple_x + pair * (pair_width + _GROUP_GAP)
+        group = _svg.sub(root, "g", {
+            "class": f"c{pos}", "data-kind": "pair", "data-pair": str(pair),
+            "data-dim": str(pos), "data-entries": f"{entries[2 * pair]},{entries[2 * pair + 1]}",
+        })
+        for side in range(2):
+            ex = x + side * (_ENTRY + _PAIR_GAP)
+            _svg.sub(group, "rect", {"class": "e", "x": ex, "y": tuple_y, "width": _ENTRY,
+                                     "height": _BOX, "rx": 4})
+            _svg.add_text(group, ex + _ENTRY / 2, tuple_y + 19, str(entries[2 * pair + side]),
+                          anchor="middle")
+        centre = x + pair_width / 2
+        _svg.add_text(group, centre, tuple_y + _BOX + 16, f"pad[{2 * pair}:{2 * pair + 2}]",
+                      "m", "middle")
+        _svg.add_arrow(group, (centre, tuple_y + _BOX + 24), (dim_centre(pos), shape_y - 4),
+                       "ax")
+
+    for pos in range(rank):
+        pair = rank - 1 - pos
+        reached = pair < pairs
+        group = _svg.sub(root, "g", {
+            "class": f"c{pos}" if reached else "", "data-kind": "dim", "data-dim": str(pos),
+            "data-size": str(sizes[pos]), "data-result": str(result[pos]),
+        })
+        x = dim_centre(pos) - _DIM / 2
+        _svg.sub(group, "rect", {"class": "e" if reached else "k", "x": x, "y": shape_y,
+                                 "width": _DIM, "height": _BOX, "rx": 4})
+        _svg.add_text(group, x + _DIM / 2, shape_y + 19, str(sizes[pos]), anchor="middle")
+        _svg.add_text(group, x + _DIM / 2, shape_y + _BOX + 18,
+                      text["dim"].format(neg=pos - rank, pos=pos), "m", "middle")
+        if reached:
+            left_pad, right_pad = entries[2 * pair : 2 * pair + 2]
+            formula = f"{sizes[pos]} {_term(left_pad)} {_term(right_pad)} = {result[pos]}"
+        else:
+            formula = text["kept"].format(size=sizes[pos])
+        _svg.add_text(group, x + _DIM / 2, shape_y + _BOX + 38, formula, anchor="middle")
+
+    for row, line in enumerate(notes):
+        _svg.add_text(root, _MARGIN, notes_y + row * _LINE + 13, line, None if row else "m")
+    return _svg.to_string(root)
+
+
+def _term(n: int) -> str:
+    return f"+ {n}" if n >= 0 else f"− {-n}"
