@@ -1,0 +1,235 @@
+"""Labels for supervised fine-tuning: masking prompts, padding a batch, packing sequences.
+
+Three small functions that build the ``labels`` an SFT trainer feeds to a causal language
+model, with ``ignore_index`` (``-100``) wherever a position must not count in the loss:
+
+- :func:`labels_from_mask` keeps the token ids where a loss mask is true (the response, the
+  assistant turns) and puts ``ignore_index`` everywhere else (the prompt);
+- :func:`collate` pads examples of different lengths on the right into one batch, giving the
+  padding label ``ignore_index`` by *position*, so a real end-of-sequence token that happens to
+  share its id with the padding token is still trained;
+- :func:`pack` concatenates examples into one row with ``position_ids`` restarting at 0 and the
+  first label of every sequence set to ``ignore_index``, exactly as transformers'
+  ``DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)`` does.
+
+The checks read lengths and dtypes only; a tensor given as input is not copied to be checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+from lmloss.loss import IGNORE_INDEX
+
+__all__ = ["collate", "labels_from_mask", "pack"]
+
+Ids = Sequence[int] | torch.Tensor
+Example = Mapping[str, Ids]
+
+
+def labels_from_mask(
+    input_ids: Ids, loss_mask: Sequence[int] | Sequence[bool] | torch.Tensor,
+    ignore_index: int = IGNORE_INDEX,
+) -> torch.Tensor:
+    """Return the labels that train only where ``loss_mask`` is true.
+
+    The label is the token id where the mask is true (or 1) and ``ignore_index`` where it is
+    false (or 0): the loss then skips the prompt and keeps the response. The mask is typically
+    the ``assistant_masks`` returned by ``apply_chat_template(...,
+    return_assistant_tokens_mask=True)``, or ``[0] * len(prompt) + [1] * len(response)``.
+
+    Args:
+        input_ids: Token ids, a sequence of ints or an integer tensor of any shape.
+        loss_mask: Same shape as ``input_ids``: booleans, or integers 0 and 1.
+        ignore_index: The label of the positions the loss skips.
+
+    Returns:
+        A new int64 tensor of the shape of ``input_ids``.
+
+    Raises:
+        TypeError: If ``input_ids`` are not integers, ``loss_mask`` is not boolean or integer,
+            or ``ignore_index`` is not an int.
+        ValueError: If the shapes differ, or ``loss_mask`` holds a value other than 0 and 1.
+
+    Examples:
+        >>> labels_from_mask([5, 6, 7, 8, 2], [0, 0, 1, 1, 1])
+        tensor([-100, -100,    7,    8,    2])
+        >>> labels_from_mask([5, 6, 7], [1, 0])
+        Traceback (most recent call last):
+            ...
+        ValueError: loss_mask must have the shape of input_ids, (3,), got (2,)
+    """
+    _check_int("ignore_index", ignore_index)
+    ids = _as_ids(input_ids, "input_ids", any_rank=True)
+    mask = _as_tensor(loss_mask, "loss_mask")
+    if mask.dtype != torch.bool and (mask.is_floating_point() or mask.is_complex()):
+        raise TypeError(f"loss_mask must hold booleans or the integers 0 and 1, got {mask.dtype}")
+    if mask.shape != ids.shape:
+        raise ValueError(
+            f"loss_mask must have the shape of input_ids, {tuple(ids.shape)}, got {tuple(mask.shape)}"
+        )
+    if mask.dtype != torch.bool:
+        if bool(((mask != 0) & (mask != 1)).any()):
+            bad = sorted({int(v) for v in mask[(mask != 0) & (mask != 1)].unique()[:3]})
+            raise ValueError(f"loss_mask must hold only 0 and 1, got {bad}")
+        mask = mask == 1
+    return torch.where(mask, ids.long(), ignore_index)
+
+
+def collate(
+    examples: Sequence[Example], pad_token_id: int, ignore_index: int = IGNORE_INDEX
+) -> dict[str, torch.Tensor]:
+    """Pad examples on the right into one batch for a causal language model.
+
+    Each example holds ``input_ids`` and ``labels`` of the same length (``labels`` default to
+    the ``input_ids`` when missing, as in the collators of transformers and TRL). The batch is
+    as long as the longest example; shorter rows are filled on the right with ``pad_token_id``
+    in ``input_ids``, 0 in ``attention_mask`` and ``ignore_index`` in ``labels``.
+
+    Padding labels are chosen by *position*, never by comparing ids with ``pad_token_id``:
+    when the padding token is also the end-of-sequence token, masking every id equal to it
+    would mask the real end of each example too, and the model would never learn to stop.
+
+    Args:
+        examples: Mappings with ``input_ids`` and optionally ``labels``: one-dimensional
+            integer sequences or tensors of equal length.
+        pad_token_id: The id written into the padded positions of ``input_ids``.
+        ignore_index: The label of the padded positions.
+
+    Returns:
+        ``input_ids``, ``attention_mask`` and ``labels``: int64 tensors of shape ``(B, T_max)``.
+
+    Raises:
+        TypeError: If an id, ``pad_token_id`` or ``ignore_index`` is not an integer.
+        ValueError: If there are no examples, an example lacks ``input_ids``, or its
+            ``input_ids`` and ``labels`` differ in length (the message says which example).
+
+    Examples:
+        >>> batch = collate(
+        ...     [{"input_ids": [5, 6, 7, 2], "labels": [-100, -100, 7, 2]},
+        ...      {"input_ids": [8, 2], "labels": [-100, 2]}],
+        ...     pad_token_id=2,  # the padding token is the EOS token, id 2
+        ... )
+        >>> {name: tuple(t.shape) for name, t in batch.items()}
+        {'input_ids': (2, 4), 'attention_mask': (2, 4), 'labels': (2, 4)}
+        >>> batch["labels"]  # the real EOS (2) is kept, the padding is -100
+        tensor([[-100, -100,    7,    2],
+                [-100,    2, -100, -100]])
+    """
+    _check_int("pad_token_id", pad_token_id)
+    _check_int("ignore_index", ignore_index)
+    rows = _checked_examples(examples)
+    length = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), length), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
+    labels = torch.full((len(rows), length), ignore_index, dtype=torch.long)
+    for row, (ids, targets) in enumerate(rows):
+        input_ids[row, : len(ids)] = ids
+        attention_mask[row, : len(ids)] = 1
+        labels[row, : len(ids)] = targets
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+def pack(examples: Sequence[Example], ignore_index: int = IGNORE_INDEX) -> dict[str, torch.Tensor]:
+    """Concatenate examples into one row, for packed (padding-free) training.
+
+    The result has no padding at all. ``position_ids`` restart at 0 at the start of each
+    example, which tells the model where one sequence ends and the next begins; the first label
+    of each example is ``ignore_index``, because after the shift the position before it (the
+    last token of the previous example) would otherwise be scored on predicting it across the
+    boundary. The output equals that of transformers' ``DataCollatorWithFlattening(
+    return_position_ids=True, separator_id=ignore_index)``, which also skips empty examples.
+
+    Args:
+        examples: Mappings with ``input_ids`` and optionally ``labels`` (default: the
+            ``input_ids``), one-dimensional integer sequences or tensors of equal length.
+        ignore_index: The label put at the first position of every example.
+
+    Returns:
+        ``input_ids``, ``position_ids`` and ``labels``: int64 tensors of shape ``(1, total)``,
+        ``total`` being the sum of the example lengths.
+
+    Raises:
+        TypeError: If an id or ``ignore_index`` is not an integer.
+        ValueError: If there are no examples or all are empty, an example lacks
+            ``input_ids``, or its ``input_ids`` and ``labels`` differ in length.
+
+    Examples:
+        >>> packed = pack([{"input_ids": [5, 6, 7]}, {"input_ids": [8, 9]}])
+        >>> for name, t in packed.items():
+        ...     print(f"{name:12}", tuple(t.shape), t[0].tolist())
+        input_ids    (1, 5) [5, 6, 7, 8, 9]
+        position_ids (1, 5) [0, 1, 2, 0, 1]
+        labels       (1, 5) [-100, 6, 7, -100, 9]
+    """
+    _check_int("ignore_index", ignore_index)
+    rows = [(ids, targets) for ids, targets in _checked_examples(examples) if len(ids)]
+    if not rows:
+        raise ValueError("examples must contain at least one non-empty sequence, got only empty ones")
+    input_ids = torch.cat([ids for ids, _ in rows]).long()
+    labels = torch.cat([targets for _, targets in rows]).long()
+    position_ids = torch.cat([torch.arange(len(ids)) for ids, _ in rows])
+    labels[position_ids == 0] = ignore_index
+    return {
+        "input_ids": input_ids[None],
+        "position_ids": position_ids[None],
+        "labels": labels[None],
+    }
+
+
+def _check_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
+
+
+def _as_tensor(values: object, name: str) -> torch.Tensor:
+    """A tensor of ``values``; a tensor is returned as it is, without a copy."""
+    if isinstance(values, torch.Tensor):
+        return values
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(f"{name} must be a sequence of ints or a tensor, got "
+                        f"{type(values).__name__}")
+    if len(values) == 0:
+        return torch.empty(0, dtype=torch.long)  # as_tensor([]) would be float32
+    try:
+        return torch.as_tensor(values)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"{name} must be a sequence of ints, got {values!r:.60}: {error}") from None
+
+
+def _as_ids(values: object, name: str, *, any_rank: bool = False) -> torch.Tensor:
+    ids = _as_tensor(values, name)
+    if ids.dtype == torch.bool or ids.is_floating_point() or ids.is_complex():
+        raise TypeError(f"{name} must hold integers (token ids), got {ids.dtype}")
+    if not any_rank and ids.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {tuple(ids.shape)}")
+    return ids
+
+
+def _checked_examples(examples: object) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Each example's ``(input_ids, labels)`` as 1-D integer tensors, checked."""
+    if isinstance(examples, Mapping) or not isinstance(examples, Sequence):
+        raise TypeError(
+            f"examples must be a sequence of mappings with 'input_ids' and 'labels', got "
+            f"{type(examples).__name__}"
+        )
+    if not examples:
+        raise ValueError("examples must hold at least one example, got an empty batch")
+    rows = []
+    for i, example in enumerate(examples):
+        if not isinstance(example, Mapping) or "input_ids" not in example:
+            got = sorted(example) if isinstance(example, Mapping) else type(example).__name__
+            raise ValueError(f"examples[{i}] must be a mapping with 'input_ids' (and 'labels'), "
+                             f"got {got}")
+        ids = _as_ids(example["input_ids"], f"examples[{i}]['input_ids']")
+        targets = (ids if example.get("labels") is None
+                   else _as_ids(example["labels"], f"examples[{i}]['labels']"))
+        if len(targets) != len(ids):
+            raise ValueError(
+                f"examples[{i}]: input_ids and labels must have the same length, got "
+                f"{len(ids)} input_ids and {len(targets)} labels"
+            )
+        rows.append((ids, targets))
+    return rows
