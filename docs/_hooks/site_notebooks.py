@@ -17,8 +17,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
-from mkdocs.structure.toc import get_toc
-from mkdocs_jupyter.plugin import NotebookFile, _get_nb_toc_tokens
+from mkdocs_jupyter.plugin import NotebookFile
 from pymdownx.slugs import slugify
 
 # The slug function the Markdown pages use (mkdocs.yml, toc.slugify).
@@ -87,24 +86,23 @@ def _unique(slug: str, seen: set[str]) -> str:
     return candidate
 
 
-def _flatten(tokens: list[dict]) -> list[dict]:
-    return [t for token in tokens for t in (token, *_flatten(token["children"]))]
+def _flatten(links) -> list:
+    return [link for item in links for link in (item, *_flatten(item.children))]
 
 
 def _reslug_headings(html: str, page: Page) -> str:
     # mkdocs-jupyter slugifies headings ASCII-only: Chinese headings got id="" while the
     # table of contents pointed at "#_1". Re-slug both the way the Markdown pages do.
-    tokens, _ = _get_nb_toc_tokens(page.file.abs_src_path, 6)
-    flat = _flatten(tokens)
+    links = _flatten(page.toc)
     headings = list(_HEADING.finditer(html))
-    if len(headings) != len(flat):
+    if len(headings) != len(links):
         raise ValueError(
-            f"{page.file.src_uri}: {len(headings)} headings in the HTML, {len(flat)} in the TOC"
+            f"{page.file.src_uri}: {len(headings)} headings in the HTML, {len(links)} in the TOC"
         )
     seen: set[str] = set()
-    for token in flat:
-        token["id"] = _unique(_slugify(unescape(token["name"]), "-"), seen)
-    ids = iter(token["id"] for token in flat)
+    for link in links:
+        link.id = _unique(_slugify(unescape(link.title), "-"), seen)
+    ids = iter(link.id for link in links)
 
     def reslug(match: re.Match) -> str:
         level, before, after, inner = match.groups()
@@ -112,7 +110,6 @@ def _reslug_headings(html: str, page: Page) -> str:
         inner = _ANCHOR_HREF.sub(rf"\g<1>#{new_id}\g<2>", inner)
         return f'<h{level}{before or ""} id="{new_id}"{after}>{inner}</h{level}>'
 
-    page.toc = get_toc(tokens)
     return _HEADING.sub(reslug, html)
 
 
