@@ -121,6 +121,7 @@ def _search(page, query: str) -> list[str]:
     [
         ("/pad-basics/", "填充", "/pad-basics/"),
         ("/", "标签", "/pad-basics/"),
+        ("/pad-basics/", "损失", "/loss/"),
         ("/en/pad-basics/", "paddings", "/en/pad-basics/"),
         ("/en/", "labels", "/en/pad-basics/"),
     ],

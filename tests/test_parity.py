@@ -93,3 +93,13 @@ def test_chinese_pages_use_the_glossary_terms(page):
     text = _text(page)
     used = {term: preferred for term, preferred in _avoided_terms().items() if term in text}
     assert not used, f"{page.name} uses {used} (avoided → glossary term)"
+
+
+def _glossary_terms(root: Path) -> list[tuple[str, str]]:
+    rows = re.findall(r"^\|([^|]+)\|([^|]+)\|", _text(root / "glossary.md"), re.M)
+    return [(zh.strip(), en.strip()) for zh, en in rows[2:]]  # after the header and its rule
+
+
+def test_both_glossaries_list_the_same_terms():
+    assert _glossary_terms(ZH) == _glossary_terms(EN)
+    assert ("填充", "padding") in _glossary_terms(ZH)
