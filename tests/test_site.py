@@ -304,3 +304,11 @@ def test_the_shift_diagram_scores_5_labels_and_ignores_the_last(built_site):
         svg = ET.parse(root / "diagrams" / "shift.svg").getroot()
         kinds = [e.get("data-kind") for e in svg.iter() if e.get("data-kind")]
         assert [kinds.count(k) for k in ("input", "logits", "label", "ignored")] == [6, 6, 5, 1]
+
+
+def test_every_diagram_opens_on_its_own_when_tapped(built_site):
+    for path in pages(built_site):
+        html = path.read_text(encoding="utf-8")
+        images = re.findall(r'<img [^>]*src="([^"]+\.svg)"', html)
+        linked = re.findall(r'<a class="diagram" href="([^"]+\.svg)"><img [^>]*src="\1"', html)
+        assert linked == images, path

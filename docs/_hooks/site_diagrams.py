@@ -6,15 +6,15 @@ language folder); adding a diagram means adding one entry to ``DIAGRAMS``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
 
-from lmloss.diagrams import pad_pairs_svg, pad_svg
-from lmloss.diagrams import shift_svg
-from lmloss.diagrams import sft_batch_svg
+from lmloss.diagrams import pad_pairs_svg, pad_svg, sft_batch_svg, shift_svg
 
 # "I love beautiful flower . <eos>" in the toy vocabulary of pad-basics and loss.
 SEED_TOKENS = ("I", "love", "beautiful", "flower", ".", "<eos>")
@@ -72,3 +72,11 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         svg.url = svg.dest_path
         files.append(svg)
     return files
+
+
+# On a phone a wide diagram is scaled down; tapping it opens the SVG alone, to zoom.
+_DIAGRAM_IMG = re.compile(r'<img [^>]*src="(?P<src>[^"]*diagrams/[\w.-]+\.svg)"[^>]*>')
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    return _DIAGRAM_IMG.sub(lambda m: f'<a class="diagram" href="{m["src"]}">{m[0]}</a>', html)
