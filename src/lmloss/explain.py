@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from lmloss._checks import check_lang
 from lmloss.padding import pad_shape
 
-_LANGS = ("en", "zh")
 
 _TEXT = {
     "en": {
@@ -102,9 +102,7 @@ def explain_pad(
         - dim -2（维度 0）：填充元组没有涉及，长度保持 2
         结果：(2, 5) → (2, 6)。
     """
-    if lang not in _LANGS:
-        allowed = ", ".join(repr(code) for code in _LANGS)
-        raise ValueError(f"lang must be one of {allowed}; got {lang!r}")
+    check_lang(lang)
     result = pad_shape(shape, pad, mode)
     sizes = tuple(int(size) for size in shape)
     entries = tuple(int(entry) for entry in pad)

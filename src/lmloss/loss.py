@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from lmloss._checks import check_int
+
 __all__ = ["causal_lm_loss", "count_loss_tokens", "shift_labels"]
 
 IGNORE_INDEX = -100
@@ -47,10 +49,7 @@ def shift_labels(labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> torc
         >>> shifted.tolist(), shifted.is_contiguous()
         ([[2, 3, -100], [5, 6, -100]], True)
     """
-    _check_labels(labels, "labels")
-    _check_ignore_index(ignore_index)
-    if labels.ndim == 0:
-        raise ValueError("labels must have at least one dimension (..., T), got a 0-d tensor")
+    _check_unshifted(labels, ignore_index)
     info = torch.iinfo(labels.dtype)
     if not info.min <= ignore_index <= info.max:
         raise ValueError(
@@ -85,10 +84,7 @@ def count_loss_tokens(labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) ->
         >>> count_loss_tokens(torch.tensor([[-100, -100, 7, 8], [5, 6, -100, -100]]))
         3
     """
-    _check_labels(labels, "labels")
-    _check_ignore_index(ignore_index)
-    if labels.ndim == 0:
-        raise ValueError("labels must have at least one dimension (..., T), got a 0-d tensor")
+    _check_unshifted(labels, ignore_index)
     return int((labels[..., 1:] != ignore_index).sum())
 
 
@@ -184,10 +180,11 @@ def _check_labels(labels: object, name: str) -> None:
         )
 
 
-def _check_ignore_index(ignore_index: object) -> None:
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-        raise TypeError(f"ignore_index must be an int, got {type(ignore_index).__name__}: "
-                        f"{ignore_index!r}")
+def _check_unshifted(labels: object, ignore_index: object) -> None:
+    _check_labels(labels, "labels")
+    check_int("ignore_index", ignore_index)
+    if labels.ndim == 0:
+        raise ValueError("labels must have at least one dimension (..., T), got a 0-d tensor")
 
 
 def _checked_inputs(
@@ -214,7 +211,7 @@ def _checked_inputs(
     if logits.shape[-1] == 0:
         raise ValueError(f"logits must have a vocabulary dimension V > 0, got shape "
                          f"{tuple(logits.shape)}")
-    _check_ignore_index(ignore_index)
+    check_int("ignore_index", ignore_index)
     if num_items_in_batch is not None:
         if torch.is_tensor(num_items_in_batch):
             if num_items_in_batch.numel() != 1:

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+from lmloss._checks import check_int
 from lmloss.loss import IGNORE_INDEX
 
 __all__ = ["collate", "labels_from_mask", "pack"]
@@ -61,7 +62,7 @@ def labels_from_mask(
             ...
         ValueError: loss_mask must have the shape of input_ids, (3,), got (2,)
     """
-    _check_int("ignore_index", ignore_index)
+    check_int("ignore_index", ignore_index)
     ids = _as_ids(input_ids, "input_ids", any_rank=True)
     mask = _as_tensor(loss_mask, "loss_mask")
     if mask.dtype != torch.bool and (mask.is_floating_point() or mask.is_complex()):
@@ -118,8 +119,8 @@ def collate(
         tensor([[-100, -100,    7,    2],
                 [-100,    2, -100, -100]])
     """
-    _check_int("pad_token_id", pad_token_id)
-    _check_int("ignore_index", ignore_index)
+    check_int("pad_token_id", pad_token_id)
+    check_int("ignore_index", ignore_index)
     rows = _checked_examples(examples)
     length = max(len(ids) for ids, _ in rows)
     input_ids = torch.full((len(rows), length), pad_token_id, dtype=torch.long)
@@ -164,7 +165,7 @@ def pack(examples: Sequence[Example], ignore_index: int = IGNORE_INDEX) -> dict[
         position_ids (1, 5) [0, 1, 2, 0, 1]
         labels       (1, 5) [-100, 6, 7, -100, 9]
     """
-    _check_int("ignore_index", ignore_index)
+    check_int("ignore_index", ignore_index)
     rows = [(ids, targets) for ids, targets in _checked_examples(examples) if len(ids)]
     if not rows:
         raise ValueError("examples must contain at least one non-empty sequence, got only empty ones")
@@ -177,11 +178,6 @@ def pack(examples: Sequence[Example], ignore_index: int = IGNORE_INDEX) -> dict[
         "position_ids": position_ids[None],
         "labels": labels[None],
     }
-
-
-def _check_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
 
 
 def _as_tensor(values: object, name: str) -> torch.Tensor:

@@ -14,7 +14,6 @@ import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 
-LANGS = ("en", "zh")
 
 INK = "#1f2328"
 MUTED = "#57606a"
@@ -36,13 +35,6 @@ _CJK_FONTS = (
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 Attrs = Mapping[str, str | int | float]
-
-
-def check_lang(lang: str) -> None:
-    """Raise ``ValueError`` unless ``lang`` is one of :data:`LANGS`."""
-    if lang not in LANGS:
-        allowed = ", ".join(repr(code) for code in LANGS)
-        raise ValueError(f"lang must be one of {allowed}; got {lang!r}")
 
 
 def fmt(value: float) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from lmloss._checks import check_lang
 from lmloss.diagrams import _svg
 from lmloss.padding import pad_shape
 
@@ -182,7 +183,7 @@ def pad_svg(
         >>> root.find("{http://www.w3.org/2000/svg}title").text
         'F.pad padding: shape (1, 2, 2) → (2, 3, 4)'
     """
-    _svg.check_lang(lang)
+    check_lang(lang)
     out_shape = tuple(pad_shape(shape, pad, mode))
     in_shape = tuple(int(n) for n in shape)
     pads = tuple(int(p) for p in pad)

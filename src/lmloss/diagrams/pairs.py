@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from lmloss._checks import check_lang
 from lmloss.diagrams import _svg
 from lmloss.diagrams.pad import _PAD
 from lmloss.explain import explain_pad
@@ -78,7 +79,7 @@ def pad_pairs_svg(
         >>> ", ".join(f"pair {el.get('data-pair')} -> dim {el.get('data-dim')}" for el in pairs)
         'pair 0 -> dim 2, pair 1 -> dim 1, pair 2 -> dim 0'
     """
-    _svg.check_lang(lang)
+    check_lang(lang)
     result = pad_shape(shape, pad, mode)
     sizes = tuple(int(n) for n in shape)
     entries = tuple(int(p) for p in pad)

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+from lmloss._checks import check_lang
 from lmloss.diagrams import _svg
 from lmloss.loss import IGNORE_INDEX
 from lmloss.loss import shift_labels as _shift_labels
@@ -109,7 +110,7 @@ def sft_svg(
         >>> kinds
         ['prompt', 'response', 'response', 'pad']
     """
-    _svg.check_lang(lang)
+    check_lang(lang)
     texts = [str(token) for token in tokens]
     ids, raw = _ints(input_ids), _ints(labels)
     mask = [1] * len(ids) if attention_mask is None else _ints(attention_mask)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
+from lmloss._checks import check_lang
 from lmloss.diagrams import _svg
 from lmloss.loss import IGNORE_INDEX
 from lmloss.loss import shift_labels as _shift_labels
@@ -100,7 +101,7 @@ def shift_svg(
         >>> tuple(kinds.count(kind) for kind in ("input", "logits", "label", "ignored"))
         (4, 4, 3, 1)
     """
-    _svg.check_lang(lang)
+    check_lang(lang)
     ids = [int(i) for i in (input_ids.flatten().tolist() if torch.is_tensor(input_ids)
                             else input_ids)]
     texts = [str(token) for token in tokens]
