@@ -41,8 +41,10 @@ print(inspect.getsource(loss_utils.ForCausalLMLoss), end="")
 # --8<-- [end:source]
 
 # --8<-- [start:upcast]
-# bfloat16 keeps 8 significant bits: near 10, the next number is 10.0625.
-print(torch.tensor(10.0, dtype=torch.bfloat16) + 0.03)
+# bfloat16 keeps 8 significant bits: near 10, the steps are 1/16 wide.
+ten = torch.tensor(10.0, dtype=torch.bfloat16)
+print("next bf16 number after 10:", torch.nextafter(ten, ten + 1).item())
+print(ten + 0.03)
 
 torch.manual_seed(0)
 bf16_logits = (torch.randn(512, 32_000) * 4).bfloat16()  # what a bf16 model outputs
