@@ -258,7 +258,8 @@ def test_every_internal_link_and_anchor_resolves(built_site):
     broken, cache, checked = [], {}, 0
     for path in pages(built_site):
         url = url_of(built_site, path)
-        for element in Page(path).find("a") + Page(path).find("link"):
+        parsed = Page(path)
+        for element in parsed.find("a") + parsed.find("link"):
             href = element.get("href", "")
             if not href or _third_party(href) or href.startswith(("mailto:", "http://", "https://")):
                 continue
