@@ -1,9 +1,14 @@
-"""Every snippet runs, and the output each page shows is the output it really prints."""
+"""Every snippet runs, and the output each page shows is the output it really prints.
+
+Chinese pages show each snippet with Chinese comments and printed labels (snippets/zh/*.toml);
+the code is the same, and where the Chinese version prints something else, that is recorded too.
+"""
 
 from __future__ import annotations
 
 import pytest
 from snippet_sections import OUTPUTS, SNIPPETS, output_path, read_sections, run_sections
+from snippet_source import code_tokens, comments, needs_translation, translation, translation_path
 
 SNIPPET_FILES = sorted(SNIPPETS.glob("*.py"))
 
@@ -12,32 +17,75 @@ def test_there_are_snippets():
     assert SNIPPET_FILES, f"no snippet files in {SNIPPETS}"
 
 
-@pytest.mark.parametrize("snippet", SNIPPET_FILES, ids=lambda p: p.name)
-def test_recorded_output_matches_a_fresh_run(snippet, request):
-    outputs = run_sections(snippet)
-    update = request.config.getoption("--update-outputs")
-    stale = []
+def _check_or_record(snippet, outputs: dict[str, str], lang: str, update: bool) -> None:
+    english = None if lang == "en" else run_sections(snippet)
     for section, text in outputs.items():
-        recorded = output_path(snippet, section)
+        recorded = output_path(snippet, section, lang)
+        # A translation is recorded only where it prints something else than the English.
+        wanted = text if english is None or text != english[section] else ""
         if update:
             recorded.parent.mkdir(parents=True, exist_ok=True)
-            if text:
-                recorded.write_text(text, encoding="utf-8")
+            if wanted:
+                recorded.write_text(wanted, encoding="utf-8")
             else:
                 recorded.unlink(missing_ok=True)
-        elif text:
+        elif wanted:
             assert recorded.is_file(), f"{recorded} missing: run `make update-outputs`"
-            assert recorded.read_text(encoding="utf-8") == text, (
-                f"{snippet.name}:{section} now prints something else than {recorded}; "
+            assert recorded.read_text(encoding="utf-8") == wanted, (
+                f"{snippet.name}:{section} ({lang}) now prints something else than {recorded}; "
                 "run `make update-outputs` and review the diff"
             )
+        else:
+            assert not recorded.exists(), f"{recorded} is stale: run `make update-outputs`"
+
+
+@pytest.mark.parametrize("snippet", SNIPPET_FILES, ids=lambda p: p.name)
+def test_recorded_output_matches_a_fresh_run(snippet, request):
+    update = request.config.getoption("--update-outputs")
+    outputs = run_sections(snippet)
+    _check_or_record(snippet, outputs, "en", update)
     folder = OUTPUTS / snippet.stem
     if folder.is_dir():
-        stale = [p.name for p in folder.iterdir() if p.stem not in outputs or not outputs[p.stem]]
-    assert not stale, f"recorded outputs of sections that print nothing or no longer exist: {stale}"
+        stale = [p.name for p in folder.iterdir() if p.name.split(".")[0] not in outputs]
+        assert not stale, f"recorded outputs of sections that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("snippet", SNIPPET_FILES, ids=lambda p: p.name)
+def test_chinese_version_prints_what_is_recorded(snippet, request):
+    """Only snippets whose printed strings are translated can print something else."""
+    update = request.config.getoption("--update-outputs")
+    if translation(snippet.stem, "zh").strings:
+        _check_or_record(snippet, run_sections(snippet, "zh"), "zh", update)
+    else:
+        assert not list((OUTPUTS / snippet.stem).glob("*.zh.txt")), "stale Chinese outputs"
 
 
 @pytest.mark.parametrize("snippet", SNIPPET_FILES, ids=lambda p: p.name)
 def test_section_names_are_unique(snippet):
     names = [s.name for s in read_sections(snippet)]
     assert len(names) == len(set(names)), names
+
+
+@pytest.mark.parametrize("snippet", SNIPPET_FILES, ids=lambda p: p.name)
+def test_both_languages_run_the_same_code(snippet):
+    """Equal token for token, once comments and string literals are set aside."""
+    for en, zh in zip(read_sections(snippet), read_sections(snippet, "zh"), strict=True):
+        assert code_tokens(en.code) == code_tokens(zh.code), f"{snippet.name}:{en.name}"
+
+
+@pytest.mark.parametrize("snippet", SNIPPET_FILES, ids=lambda p: p.name)
+def test_every_comment_shown_has_its_chinese(snippet):
+    table = translation(snippet.stem, "zh")
+    shown = {c.string[1:].strip() for s in read_sections(snippet) for c in comments(s.code)}
+    missing = sorted(c for c in shown if needs_translation(c) and c not in table.comments)
+    assert not missing, f"add these to {translation_path(snippet.stem, 'zh')} [comments]: {missing}"
+    unused = sorted(set(table.comments) - shown)
+    assert not unused, f"entries of {translation_path(snippet.stem, 'zh')} no comment uses: {unused}"
+    code = "".join(s.code for s in read_sections(snippet))
+    unused_strings = sorted(s for s in table.strings if s not in code)
+    assert not unused_strings, f"[strings] entries the code does not contain: {unused_strings}"
+
+
+def test_no_translation_without_its_snippet():
+    tables = {p.stem for p in (SNIPPETS / "zh").glob("*.toml")}
+    assert tables <= {p.stem for p in SNIPPET_FILES}
