@@ -130,7 +130,8 @@ from trl import SFTConfig, SFTTrainer
 logging.getLogger("transformers").setLevel(logging.ERROR)
 # Quiet settings for one step on the CPU: nothing saved, logged or sent.
 QUIET = dict(output_dir=tempfile.mkdtemp(), report_to="none",
-             save_strategy="no", disable_tqdm=True, use_cpu=True)
+             save_strategy="no", disable_tqdm=True, use_cpu=True,
+             activation_checkpointing=False)  # TRL's default warns
 
 
 def tiny_llama(vocab_size: int) -> LlamaForCausalLM:
@@ -212,12 +213,12 @@ show(one_step(qwen, pairs), qwen)  # completion_only_loss: None → on
 # --8<-- [end:trl_step_completion]
 
 # --8<-- [start:trl_drops]
-long_prompt = Dataset.from_list([
-    {"prompt": "What is two plus two? " * 4, "completion": " Four."},
-    {"prompt": "Thanks!", "completion": " You are welcome."},
+tokenized = Dataset.from_list([  # already tokenized, with its labels
+    {"input_ids": [5, 6, 7, 8], "labels": [-100, -100, 7, 8]},
+    {"input_ids": [5, 6, 7, 8], "labels": [-100] * 4},  # no target
 ])
-for max_length in (None, 12):
-    kept = build(qwen, long_prompt, max_length=max_length).train_dataset
+for max_length in (1024, None):
+    kept = build(qwen, tokenized, max_length=max_length).train_dataset
     print(f"max_length={max_length}: {len(kept)} of 2 examples kept")
 # --8<-- [end:trl_drops]
 
