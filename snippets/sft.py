@@ -94,8 +94,8 @@ byte_bpe = Tokenizer(models.BPE())
 byte_bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
 byte_bpe.decoder = decoders.ByteLevel()
 byte_bpe.train_from_iterator(
-    ["system user assistant You are Qwen, created by Alibaba Cloud. "
-     "You are a helpful assistant."] + [m["content"] for m in chat],
+    [("system user assistant You are Qwen, created by Alibaba Cloud. "
+      "You are a helpful assistant.")] + [m["content"] for m in chat],
     trainers.BpeTrainer(
         vocab_size=400, special_tokens=QWEN_SPECIALS, show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()),
