@@ -371,6 +371,28 @@ def test_claim_padding_free_batches_give_the_separate_loss_with_sdpa_and_eager_w
         model.set_attn_implementation("sdpa")
 
 
+@torch.no_grad()
+def test_claim_sdpa_ignores_cu_seq_lens_and_reads_the_documents_from_position_ids(model):
+    docs = _documents((5, 3, 7), seed=3)
+    free = TRLCollator(pad_token_id=0, padding_free=True)([{"input_ids": d} for d in docs])
+    boundaries = {k: free[k] for k in ("cu_seq_lens_q", "cu_seq_lens_k", "max_length_q",
+                                       "max_length_k")}
+    one_document = torch.arange(free["input_ids"].shape[1])[None]
+    common = dict(input_ids=free["input_ids"], labels=free["labels"], use_cache=False)
+    with_boundaries = model(**common, position_ids=one_document, **boundaries).loss
+    without = model(**common, position_ids=one_document).loss
+    torch.testing.assert_close(with_boundaries, without, rtol=0, atol=0)
+
+
+def test_claim_TRL_builds_labels_where_every_applicable_mask_is_1_and_pads_on_the_right():
+    source = inspect.getsource(SFTTrainer._prepare_dataset)
+    assert "token_id if all(bits) else -100" in source
+    assert source.count('padding_side="right"') == 0  # the collator does the padding
+    collator = inspect.getsource(TRLCollator.torch_call)
+    assert 'padding_side="left"' not in collator
+    assert collator.count('padding_side="right"') >= 3
+
+
 def test_claim_TRL_docstring_says_padding_free_is_for_flash_attention_2_or_3():
     assert "only supported with the FlashAttention 2 or 3" in " ".join(SFTConfig.__doc__.split())
 
