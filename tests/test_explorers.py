@@ -143,6 +143,16 @@ def test_pad_explorer_shows_what_torch_does_on_500_random_cases(tab, server):
                 counts["kinds"].add(by_index[index][1])
         else:
             assert page["note"], case
+    # The Chinese page: the same rules, the account in Chinese.
+    tab.goto(server + "/explore/pad/")
+    chinese = tab.evaluate(READ_PAD, [_show(*case) for case in cases[:200]])
+    explained = 0
+    for case, page, english in zip(cases, chinese, shown):
+        assert (page["shape"], page["error"], page["cells"]) == (english["shape"], english["error"], english["cells"])
+        if english["account"] is not None:
+            explained += 1
+            assert page["account"] == explain_pad(*case[:3], "zh"), case
+    assert explained >= 50, explained
     assert counts["error"] >= 150 and counts["shape"] >= 150 and counts["drawn"] >= 100, counts
     assert counts["modes"] == set(MODES) and counts["kinds"] == {"input", "pad"}, counts
     assert tab.problems == []
@@ -201,8 +211,9 @@ def _chat(rng: random.Random) -> str:
     return "\n\n".join(examples)
 
 
-def _expected_rows(chat: str, options: dict) -> list[dict]:
-    """The batch from lmloss.sft (and TRL's pad for left padding or a fixed length)."""
+def _expected_rows(chat: str, options: dict) -> tuple[list[dict], str]:
+    """The batch from lmloss.sft (and TRL's pad for left padding or a fixed length), and the
+    vocabulary as the page lists it."""
     vocab = {"<pad>": 0, "<eos>": 1}
     examples = []
     for block in chat.split("\n\n"):
@@ -239,7 +250,8 @@ def _expected_rows(chat: str, options: dict) -> list[dict]:
     labels = batch["labels"]
     if options["byid"] == "1" and options["pack"] == "0":
         labels = labels.masked_fill(batch["input_ids"] == pad_id, -100)
-    return [{"ids": ids.tolist(), "labels": row.tolist()} for ids, row in zip(batch["input_ids"], labels)]
+    rows = [{"ids": ids.tolist(), "labels": row.tolist()} for ids, row in zip(batch["input_ids"], labels)]
+    return rows, ", ".join(f"{token} {i}" for token, i in vocab.items())
 
 
 READ_LABELS = """cases => cases.map(state => {
@@ -252,7 +264,8 @@ READ_LABELS = """cases => cases.map(state => {
     labelKinds: [...t.querySelectorAll('[data-row=labels]')].map(c => c.getAttribute('data-kind')),
   }));
   const items = document.querySelector('[data-testid=num-items]');
-  return {rows, items: items ? +items.textContent : null};
+  const vocab = document.querySelector('[data-testid=vocab] code').textContent;
+  return {rows, vocab, items: items ? +items.textContent : null};
 })"""
 
 
@@ -268,9 +281,10 @@ def test_label_explorer_matches_lmloss_sft_on_random_conversations(tab, server):
     shown = tab.evaluate(READ_LABELS, cases)
     seen = set()
     for case, page in zip(cases, shown):
-        expected = _expected_rows(case["chat"], case)
+        expected, vocab = _expected_rows(case["chat"], case)
         got = [{"ids": r["ids"], "labels": r["labels"]} for r in page["rows"]]
         assert got == expected, case
+        assert page["vocab"] == vocab, case
         total = 0
         for row in page["rows"]:
             assert row["shifted"] == row["labels"][1:] + [-100], case

@@ -11,8 +11,8 @@ var LabelRules = (function () {
   // "Assistant:" is an assistant turn, any other line a user turn. Tokens are the words between
   // spaces; each assistant turn ends with <eos>, which belongs to the response.
   function tokenize(text) {
-    var vocab = Object.assign({}, SPECIAL);
-    var next = 2;
+    // A Map keeps the order of first appearance (an object would put "4" before "<pad>").
+    var vocab = new Map(Object.keys(SPECIAL).map(function (t) { return [t, SPECIAL[t]]; }));
     var examples = text.replace(/\r/g, "").split(/\n\s*\n/).map(function (block) {
       var tokens = [], turns = [];
       block.split("\n").forEach(function (line) {
@@ -21,7 +21,7 @@ var LabelRules = (function () {
         var assistant = words[0] === "Assistant:";
         if (assistant) words.push("<eos>");
         words.forEach(function (word, i) {
-          if (!(word in vocab)) vocab[word] = next++;
+          if (!vocab.has(word)) vocab.set(word, vocab.size);
           // The role marker of an assistant turn is the prompt of that turn.
           turns.push(assistant ? (i === 0 ? "header" : "assistant") : "user");
           tokens.push(word);
@@ -30,7 +30,7 @@ var LabelRules = (function () {
       return { tokens: tokens, turns: turns };
     }).filter(function (example) { return example.tokens.length; });
     examples.forEach(function (example) {
-      example.ids = example.tokens.map(function (token) { return vocab[token]; });
+      example.ids = example.tokens.map(function (token) { return vocab.get(token); });
     });
     return { vocab: vocab, examples: examples };
   }
@@ -59,7 +59,7 @@ var LabelRules = (function () {
     var examples = tokenized.examples;
     if (!examples.length) return { error: "empty", vocab: tokenized.vocab };
     var padToken = options.padIsEos ? "<eos>" : "<pad>";
-    var padId = tokenized.vocab[padToken];
+    var padId = tokenized.vocab.get(padToken);
     var rows, lost = 0;
     if (options.pack) {
       var row = { tokens: [], input_ids: [], labels: [], position_ids: [], attention_mask: [] };

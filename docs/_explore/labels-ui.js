@@ -158,9 +158,9 @@
       output.textContent = "";
       var vocab = node("p", { "data-testid": "vocab" });
       vocab.appendChild(node("span", {}, ui.vocab + (lang === "zh" ? "：" : ": ")));
-      vocab.appendChild(node("code", {}, Object.keys(result.vocab).map(function (t) {
-        return t + " " + result.vocab[t];
-      }).join(", ")));
+      var entries = [];
+      result.vocab.forEach(function (id, token) { entries.push(token + " " + id); });
+      vocab.appendChild(node("code", {}, entries.join(", ")));
       output.appendChild(vocab);
       if (result.error) {
         output.appendChild(node("p", { "data-testid": "error", role: "alert", "class": "lx-error" },
