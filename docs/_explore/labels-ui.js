@@ -12,7 +12,7 @@
       eos: "padding token = EOS token", byId: "mask padding by id (labels[input_ids == pad_token_id] = -100)",
       pack: "pack into one row (first label of each example -100)",
       vocab: "Vocabulary of the toy tokenizer", row: "Row {n}", numItems: "num_items_in_batch",
-      rows: { tokens: "tokens", position_ids: "position_ids", labels: "labels", shifted: "shifted labels", counted: "counts" },
+      counted: "counts",
       empty: "Type at least one token.", short: "The length must be at least that of the longest example ({n}).",
       eosLost: "{n} real EOS tokens are not targets: the model never learns to stop.",
     },
@@ -24,7 +24,7 @@
       eos: "填充词元 = EOS 词元", byId: "按 id 屏蔽填充（labels[input_ids == pad_token_id] = -100）",
       pack: "序列打包成一行（每条样本的第一个标签为 -100）",
       vocab: "玩具分词器的词表", row: "第 {n} 行", numItems: "num_items_in_batch",
-      rows: { tokens: "词元", position_ids: "position_ids", labels: "标签", shifted: "移位后的标签", counted: "计入损失" },
+      counted: "计入损失",
       empty: "请至少输入一个词元。", short: "长度不能小于最长样本的长度（{n}）。",
       eosLost: "有 {n} 个真正的 EOS 词元被屏蔽，不再是训练目标：模型学不会停止生成。",
     },
@@ -72,6 +72,9 @@
   function init(root) {
     var lang = root.getAttribute("data-lang") === "zh" ? "zh" : "en";
     var ui = UI[lang];
+    // The row names of the site's SFT diagrams (lmloss.diagrams.sft), written at build time.
+    var names = window.LMLOSS_TEXT.sft.rows;
+    var rowName = { tokens: names[0], labels: names[1], shifted: names[2], position_ids: "position_ids" };
     var form = node("form", { "class": "lx-form" });
     form.addEventListener("submit", function (event) { event.preventDefault(); });
     var chat = node("textarea", { rows: "6", spellcheck: "false" });
@@ -110,7 +113,7 @@
       row.tokens.forEach(function (_, i) { head.appendChild(node("th", { scope: "col" }, String(i))); });
       t.appendChild(head);
       var tr = node("tr", {});
-      tr.appendChild(node("th", { scope: "row" }, ui.rows.tokens));
+      tr.appendChild(node("th", { scope: "row" }, rowName.tokens));
       row.tokens.forEach(function (token, i) {
         var td = node("td", { "data-kind": row.kinds[i], "data-row": "tokens", "data-index": String(i),
           "data-id": String(row.input_ids[i]), "data-label": String(row.labels[i]) });
@@ -123,7 +126,7 @@
       if (row.position_ids) lines.unshift(["position_ids", row.position_ids]);
       lines.forEach(function (line) {
         tr = node("tr", {});
-        tr.appendChild(node("th", { scope: "row" }, ui.rows[line[0]]));
+        tr.appendChild(node("th", { scope: "row" }, rowName[line[0]]));
         line[1].forEach(function (value, i) {
           var attrs = { "data-row": line[0], "data-index": String(i), "data-label": String(value) };
           if (line[0] !== "position_ids") attrs["data-kind"] = value === LabelRules.IGNORE ? "ignored" : "label";
@@ -132,7 +135,7 @@
         t.appendChild(tr);
       });
       tr = node("tr", {});
-      tr.appendChild(node("th", { scope: "row" }, ui.rows.counted));
+      tr.appendChild(node("th", { scope: "row" }, ui.counted));
       row.shifted.forEach(function (value, i) {
         var counted = value !== LabelRules.IGNORE;
         tr.appendChild(node("td", { "data-row": "counted", "data-index": String(i), "data-counted": counted ? "1" : "0" },
