@@ -12,6 +12,7 @@ import json
 import math
 import random
 import warnings
+import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
 
 import pytest
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 from trl.trainer.utils import pad as trl_pad
 
 from lmloss import explain_pad
+from lmloss.diagrams import pad_svg
 from lmloss.sft import collate, labels_from_mask, pack
 from test_browser import browser, server  # noqa: F401 - fixtures shared with the browser tests
 
@@ -155,6 +157,36 @@ def test_pad_explorer_shows_what_torch_does_on_500_random_cases(tab, server):
     assert explained >= 50, explained
     assert counts["error"] >= 150 and counts["shape"] >= 150 and counts["drawn"] >= 100, counts
     assert counts["modes"] == set(MODES) and counts["kinds"] == {"input", "pad"}, counts
+    assert tab.problems == []
+
+
+READ_SVG = """([shape, pad, mode, value]) => {
+  window.padExplorer.set({shape, pad, mode, value});
+  const svg = document.querySelector('[data-testid=diagram] svg');
+  return {size: [svg.getAttribute('width'), svg.getAttribute('height')],
+          texts: [...svg.querySelectorAll('text')].map(t => t.textContent),
+          cells: [...svg.querySelectorAll('[data-kind]')].map(c => ['data-kind', 'data-dim', 'data-index', 'data-value']
+            .map(name => c.getAttribute(name)))};
+}"""
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_pad_diagram_is_the_sites_diagram_drawn_in_the_browser(tab, server, lang):
+    tab.goto(f"{server}{LANGS[lang]}pad/")
+    cases = [((1, 2, 2), (1, 1, 0, 1, 1, 0), "constant", None), ((2, 3), (0, 1), "constant", -100),
+             ((5,), (2, -1), "constant", 7), ((2, 2, 3), (1, 1), "reflect", None),
+             ((1, 3, 3), (1, 2, 2, 1), "replicate", None), ((1, 3, 3), (1, 2, 2, 1), "circular", None),
+             ((2, 3, 3), (2, 0, 0, 1), "reflect", None)]
+    for shape, pad, mode, value in cases:
+        page = tab.evaluate(READ_SVG, [",".join(map(str, shape)), ",".join(map(str, pad)), mode,
+                                       "" if value is None else str(value)])
+        root = ET.fromstring(pad_svg(shape, pad, mode, lang, values=True, value=value))
+        texts = [el.text for el in root.iter("{http://www.w3.org/2000/svg}text")]
+        cells = sorted([[el.get(name) for name in ("data-kind", "data-dim", "data-index", "data-value")]
+                        for el in root.iter() if el.get("data-kind")], key=str)
+        assert page["size"] == [root.get("width"), root.get("height")], (shape, pad, mode)
+        assert sorted(page["texts"]) == sorted(texts), (shape, pad, mode)
+        assert sorted(page["cells"], key=str) == cells, (shape, pad, mode)
     assert tab.problems == []
 
 
