@@ -255,7 +255,7 @@ def test_quiz_answers_are_torchs_and_match_the_questions(lang) -> None:
 
 def test_every_numbered_error_is_printed_and_in_both_tables() -> None:
     snippet = (ROOT / "snippets" / "pad_edge_cases.py").read_text(encoding="utf-8")
-    numbered = [int(n) for n in re.findall(r"^attempt\(.*\)  # (\d+)\. ", snippet, re.M)]
+    numbered = [int(n) for n in re.findall(r"^# (\d+)\. .*\nattempt\(", snippet, re.M)]
     assert numbered == list(range(1, len(numbered) + 1)) and len(numbered) >= 13
     printed = "".join(
         (OUTPUTS / "pad_edge_cases" / f"{name}.txt").read_text(encoding="utf-8")
