@@ -56,8 +56,8 @@ attempt(lambda: F.pad(halves, (1, 1), value=70000))
 
 # --8<-- [start:value_3d]
 cube = torch.arange(4).reshape(1, 2, 2)
-pad = (1, 1, 0, 1, 1, 0)
-print(F.pad(cube, pad, value=-1))
+pad, fill = (1, 1, 0, 1, 1, 0), -1  # -1 never occurs in the input
+print(F.pad(cube, pad, value=fill))
 # --8<-- [end:value_3d]
 
 # --8<-- [start:value_modes]
