@@ -396,11 +396,9 @@ def _arrows(out_shape: tuple[int, ...], text: dict[str, str], grid: _Grid) -> li
         arrows.append(_Arrow((-_GAP, 0), (-_GAP, bottom), (-_GAP - 6, bottom / 2 + 4), "end",
                              name[-2]))
     if rank == 3:
-        # Even a single slice gets a visible depth arrow; slices standing apart get one that
-        # ends beside the last slice.
-        steps, (sx, sy) = (depth - 1, grid.slice) if depth > 1 else (2, _SLICE)
-        if grid.slice == _SLICE:
-            steps = max(depth, 2)
+        # Slices stand apart: the depth arrow ends beside the last one; a single slice still
+        # gets a short one.
+        steps, (sx, sy) = (depth - 1, grid.slice) if depth > 1 else (1, _SLICE)
         start = (right + _GAP, bottom)
         end = (start[0] + steps * sx, start[1] + steps * sy)
         arrows.append(_Arrow(start, end, (end[0] + 6, end[1] + 4), "start", name[0]))
