@@ -64,3 +64,13 @@ def test_claim_the_notebook_needs_only_torch_and_keeps_its_answer(lang):
     printed = "".join("".join(o.get("text", "")) for c in code for o in c.get("outputs", []))
     assert answer not in printed
     assert "".join(code[-1]["outputs"][0]["text"]) == "False\n"
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+def test_claim_reflect_and_replicate_refuse_an_empty_padded_dimension(mode):
+    """Edge cases, item 3, and error 11: both modes, though the page prints replicate's."""
+    row = torch.arange(4).reshape(1, 4)
+    with pytest.raises(RuntimeError):
+        F.pad(row, (-4, 0), mode=mode)
+    with pytest.raises(RuntimeError):
+        F.pad(torch.zeros(1, 0), (1, 1), mode=mode)
