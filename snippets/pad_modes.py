@@ -12,7 +12,7 @@ MODES = ["constant", "reflect", "replicate", "circular"]
 a = torch.zeros(1, 2, 2)
 PADS = [(1, 1), (1, 1, 0, 1), (1, 1, 0, 1, 1, 0)]
 for pad in PADS:
-    print(explain_pad(a.shape, pad))
+    print(explain_pad(a.shape, pad, lang="en"))
     print("torch:", tuple(F.pad(a, pad).shape))
     print()
 # --8<-- [end:rule]
