@@ -150,8 +150,8 @@ print("1.", pad_shape((2, 3, 4, 5), (0, 1, 2, 3)))
 print("2.", reflect[0].tolist())
 print("3.", circular[0].tolist())
 print("4.", F.pad(torch.tensor([1, 2, 3]), (1, 1), value=2.7).tolist())
+z = torch.zeros(1, 3)
 for mode in MODES:
     print(f"5. {mode}:", end=" ")
-    z = torch.zeros(1, 3)
     attempt(lambda: tuple(F.pad(z, (3, 3), mode=mode).shape))
 # --8<-- [end:quiz]

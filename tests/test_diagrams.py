@@ -396,7 +396,7 @@ def test_cells_are_drawn_in_index_order(shape, pad, mode, values) -> None:
     input, a top pad above it, and input cells keep their order inside the padded span."""
     grid = _by_index(parse(pad_svg(shape, pad, mode, values=values or None)))
     for (d, r, c), cell in grid.items():
-        x0, y0, x1, y1 = front(cell)
+        x0, y0, x1, _ = front(cell)
         if (d, r, c + 1) in grid:
             assert x1 <= front(grid[(d, r, c + 1)])[0], (d, r, c)
         if (d, r + 1, c) in grid:
