@@ -103,20 +103,3 @@ def _glossary_terms(root: Path) -> list[tuple[str, str]]:
 def test_both_glossaries_list_the_same_terms():
     assert _glossary_terms(ZH) == _glossary_terms(EN)
     assert ("填充", "padding") in _glossary_terms(ZH)
-
-
-OUTPUT_INCLUDE = re.compile(r'--8<-- "(output/[^"]+)"')
-PRECISE_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d{3,}(?![\w.])")
-
-
-@pytest.mark.parametrize("path", sorted(ZH.rglob("*.md")) + sorted(EN.rglob("*.md")), ids=lambda p: str(p.relative_to(DOCS)))
-def test_precise_numbers_in_the_prose_are_ones_the_page_code_printed(path):
-    """A measured number quoted in a sentence must stay what the code prints."""
-    text = _text(path)
-    printed = "".join(
-        (DOCS.parent / "snippets" / include).read_text(encoding="utf-8")
-        for include in OUTPUT_INCLUDE.findall(text)
-    )
-    quoted = set(PRECISE_NUMBER.findall(_without_fences(text)))
-    unprinted = {n for n in quoted if n not in printed}
-    assert not unprinted, f"numbers that no output on the page prints: {unprinted}"
