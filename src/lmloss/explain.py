@@ -6,12 +6,12 @@ Like :mod:`lmloss.padding`, this module does not import torch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from lmloss._checks import check_lang
 from lmloss.padding import pad_shape
 
-
-_TEXT = {
+_TEXT: dict[str, dict[str, Any]] = {
     "en": {
         "head": "F.pad(x, {pad}, mode={mode!r}) on shape {shape}: {summary}.",
         "summary": [

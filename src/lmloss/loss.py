@@ -170,7 +170,8 @@ def causal_lm_loss(
     return total / divisor
 
 
-def _check_labels(labels: object, name: str) -> None:
+def _check_labels(labels: object, name: str) -> torch.Tensor:
+    """``labels``, checked to be a tensor of integers (returned, as a tensor to type checkers)."""
     if not isinstance(labels, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of integers, got {type(labels).__name__}")
     if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
@@ -178,12 +179,13 @@ def _check_labels(labels: object, name: str) -> None:
             f"{name} must have an integer dtype (token ids, with {IGNORE_INDEX} for ignored "
             f"positions), got {labels.dtype}"
         )
+    return labels
 
 
 def _check_unshifted(labels: object, ignore_index: object) -> None:
-    _check_labels(labels, "labels")
+    tensor = _check_labels(labels, "labels")
     check_int("ignore_index", ignore_index)
-    if labels.ndim == 0:
+    if tensor.ndim == 0:
         raise ValueError("labels must have at least one dimension (..., T), got a 0-d tensor")
 
 
