@@ -114,7 +114,11 @@ def built_site(tmp_path_factory) -> BuiltSite:
     }
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(root)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log

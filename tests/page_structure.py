@@ -75,12 +75,17 @@ def parse(text: str) -> list[Section]:
             end = index + 1
             while end < len(lines) and not close.match(lines[end]):
                 end += 1
-            body = "\n".join(body_line[len(indent):] for body_line in lines[index + 1 : end])
+            body = "\n".join(body_line[len(indent) :] for body_line in lines[index + 1 : end])
             info = opening["info"].strip()
             title = _TITLE.search(info)
             sections[-1].fences.append(
-                Fence(index + 1, end + 1, info.split(" ")[0] if info else "",
-                      title[1] if title else None, body)
+                Fence(
+                    index + 1,
+                    end + 1,
+                    info.split(" ")[0] if info else "",
+                    title[1] if title else None,
+                    body,
+                )
             )
             index = end + 1
             continue

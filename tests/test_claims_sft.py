@@ -35,8 +35,15 @@ def page():
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=4, attn_implementation="sdpa")
+    config = LlamaConfig(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        attn_implementation="sdpa",
+    )
     return LlamaForCausalLM(config).eval()
 
 
@@ -47,10 +54,22 @@ def _documents(lengths, seed=0):
 
 def test_claim_SFTConfig_has_the_four_masking_and_layout_fields_with_these_defaults():
     defaults = {f.name: f.default for f in dataclasses.fields(SFTConfig)}
-    assert {name: defaults[name] for name in ("completion_only_loss", "assistant_only_loss",
-                                              "padding_free", "packing", "packing_strategy")} == {
-        "completion_only_loss": None, "assistant_only_loss": False, "padding_free": False,
-        "packing": False, "packing_strategy": "bfd"}
+    assert {
+        name: defaults[name]
+        for name in (
+            "completion_only_loss",
+            "assistant_only_loss",
+            "padding_free",
+            "packing",
+            "packing_strategy",
+        )
+    } == {
+        "completion_only_loss": None,
+        "assistant_only_loss": False,
+        "padding_free": False,
+        "packing": False,
+        "packing_strategy": "bfd",
+    }
 
 
 def test_claim_DataCollatorForCompletionOnlyLM_is_gone_from_trl():
@@ -63,7 +82,8 @@ def test_claim_masking_every_pad_id_masks_the_real_eos_in_transformers_collator(
     tokenizer, eos = page["toy"], page["eos"]
     assert tokenizer.pad_token_id == tokenizer.eos_token_id == eos
     batch = DataCollatorForLanguageModeling(tokenizer, mlm=False)(
-        [{"input_ids": e["input_ids"]} for e in page["examples"]])
+        [{"input_ids": e["input_ids"]} for e in page["examples"]]
+    )
     assert int((batch["input_ids"] == eos).sum()) > 0
     assert int((batch["labels"] == eos).sum()) == 0
 
@@ -85,8 +105,14 @@ def test_claim_assistant_mask_trains_exactly_the_assistant_turns_and_their_end_o
             expected += tokenizer(message["content"], add_special_tokens=False)["input_ids"] + [end]
     assert [i for i, y in zip(ids, labels) if y != IGNORE] == expected
     # ... and each trained run starts right after an <|assistant|> header and ends on <|end|>.
-    starts = [t for t, y in enumerate(labels) if y != IGNORE and (t == 0 or labels[t - 1] == IGNORE)]
-    ends = [t for t, y in enumerate(labels) if y != IGNORE and (t + 1 == len(labels) or labels[t + 1] == IGNORE)]
+    starts = [
+        t for t, y in enumerate(labels) if y != IGNORE and (t == 0 or labels[t - 1] == IGNORE)
+    ]
+    ends = [
+        t
+        for t, y in enumerate(labels)
+        if y != IGNORE and (t + 1 == len(labels) or labels[t + 1] == IGNORE)
+    ]
     assert [ids[t - 1] for t in starts] == [header, header]
     assert [ids[t] for t in ends] == [end, end]
 
@@ -94,8 +120,13 @@ def test_claim_assistant_mask_trains_exactly_the_assistant_turns_and_their_end_o
 def test_claim_a_template_without_generation_only_gives_an_all_zero_mask(page):
     tokenizer, chat = page["tokenizer"], page["chat"]
     plain = page["TEMPLATE"].replace("{% generation %}", "").replace("{% endgeneration %}", "")
-    out = tokenizer.apply_chat_template(chat, chat_template=plain, tokenize=True, return_dict=True,
-                                        return_assistant_tokens_mask=True)
+    out = tokenizer.apply_chat_template(
+        chat,
+        chat_template=plain,
+        tokenize=True,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+    )
     assert out["input_ids"] == page["chat_ids"]
     assert set(out["assistant_masks"]) == {0}
     assert set(labels_from_mask(out["input_ids"], out["assistant_masks"]).tolist()) == {IGNORE}
@@ -111,16 +142,28 @@ def test_claim_TRL_padding_free_collator_packs_like_lmloss_pack():
 
 
 @torch.no_grad()
-def test_claim_packed_loss_equals_the_mean_over_separate_sequences_only_with_masking_and_positions(model):
+def test_claim_packed_loss_equals_the_mean_over_separate_sequences_only_with_masking_and_positions(
+    model,
+):
     docs = _documents((5, 3, 7), seed=3)
     losses = [model(torch.tensor([d]), labels=torch.tensor([d])).loss for d in docs]
-    separate = sum(loss * (len(d) - 1) for loss, d in zip(losses, docs)) / sum(len(d) - 1 for d in docs)
+    separate = sum(loss * (len(d) - 1) for loss, d in zip(losses, docs)) / sum(
+        len(d) - 1 for d in docs
+    )
     p = pack([{"input_ids": d} for d in docs])
-    packed = model(input_ids=p["input_ids"], position_ids=p["position_ids"], labels=p["labels"],
-                   use_cache=False).loss
+    packed = model(
+        input_ids=p["input_ids"],
+        position_ids=p["position_ids"],
+        labels=p["labels"],
+        use_cache=False,
+    ).loss
     torch.testing.assert_close(packed, separate, rtol=0, atol=2e-6)
-    unmasked = model(input_ids=p["input_ids"], position_ids=p["position_ids"], labels=p["input_ids"],
-                     use_cache=False).loss
+    unmasked = model(
+        input_ids=p["input_ids"],
+        position_ids=p["position_ids"],
+        labels=p["input_ids"],
+        use_cache=False,
+    ).loss
     no_positions = model(input_ids=p["input_ids"], labels=p["labels"], use_cache=False).loss
     assert abs(unmasked - separate) > 1e-3
     assert abs(no_positions - separate) > 1e-3
@@ -144,7 +187,12 @@ def _micro_batches():
     rows = []
     for prompt_len, response_len in [(3, 6), (0, 3), (2, 7)]:
         row = torch.randint(3, 128, (prompt_len + response_len,), generator=generator)
-        rows.append({"input_ids": row, "labels": labels_from_mask(row, [0] * prompt_len + [1] * response_len)})
+        rows.append(
+            {
+                "input_ids": row,
+                "labels": labels_from_mask(row, [0] * prompt_len + [1] * response_len),
+            }
+        )
     return rows, [collate([row], pad_token_id=0) for row in rows]
 
 
@@ -171,7 +219,9 @@ def test_claim_gradient_accumulation_with_num_items_in_batch_equals_the_full_bat
     model.zero_grad()
     with torch.no_grad():
         naive = sum(model(**mb, use_cache=False).loss for mb in micro) / len(micro)
-        miscounted = sum(model(**mb, use_cache=False, num_items_in_batch=total + 1).loss for mb in micro)
+        miscounted = sum(
+            model(**mb, use_cache=False, num_items_in_batch=total + 1).loss for mb in micro
+        )
     assert abs(naive - full) > 1e-4  # the mean of means, the pre-October-2024 bug
     # Counting the unshifted labels gives 16, one too many: the 2nd row's position 0.
     assert sum(int((mb["labels"] != IGNORE).sum()) for mb in micro) == total + 1

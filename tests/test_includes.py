@@ -76,8 +76,8 @@ def test_the_check_accepts_a_section_shown_with_its_output(lang):
         # another section's output after the code
         (GOOD.replace("output/loss/next_token", "output/loss/by_hand"), "en", "does not follow"),
         # a Chinese page that titles its output in English
-        (GOOD.format(title="Output"), "zh", "not \"输出\""),
-        (GOOD.format(title="输出"), "en", "not \"Output\""),
+        (GOOD.format(title="Output"), "zh", 'not "输出"'),
+        (GOOD.format(title="输出"), "en", 'not "Output"'),
     ],
     ids=["missing", "other-section", "zh-titled-output", "en-titled-输出"],
 )

@@ -17,8 +17,12 @@ CHECKED = ["src", "tests"]
 
 def _run(*command: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(BIN / command[0]), *command[1:]], cwd=cwd, capture_output=True, text=True,
-        timeout=600, check=False,
+        [str(BIN / command[0]), *command[1:]],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 

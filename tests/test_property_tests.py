@@ -51,12 +51,12 @@ def test_property_tests_assert_on_every_example(path):
 
 
 def test_the_audit_finds_an_if_without_else():
-    source = '''
+    source = """
 @given(st.integers())
 def test_x(n):
     if n > 0:
         assert n
-'''
+"""
     assert ifs_without_else(source) == ["test_x:4"]
     assert ifs_without_else(source + "    else:\n        assert n <= 0\n") == []
     assert ifs_without_else(source.replace("@given(st.integers())\n", "")) == []

@@ -73,7 +73,9 @@ _SHAPE = re.compile(r"[(\[]\s*-?\d+(?:\s*,\s*-?\d+)+\s*,?\s*[)\]]")
 _NUMBER = re.compile(
     r"(?<![A-Za-z0-9_.])(?<![A-Za-z0-9_.]-)-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![A-Za-z0-9_]|\.\d|-[A-Za-z]|×)"
 )
-_SHOWN_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:e[-+]?\d+)?")
+_SHOWN_NUMBER = re.compile(
+    r"(?<![A-Za-z0-9_.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:e[-+]?\d+)?"
+)
 _SUMMARY = {"summary", "小结", "总结"}
 
 
@@ -171,7 +173,9 @@ def _fence_text(fence, lang: str) -> str:
     if include is None:
         return fence.body
     file, section = include
-    return shown_output(file, lang) if file.startswith("output/") else shown_code(file, section, lang)
+    return (
+        shown_output(file, lang) if file.startswith("output/") else shown_code(file, section, lang)
+    )
 
 
 def page_violations(path: Path) -> list[Violation]:
@@ -217,7 +221,9 @@ def test_numbers_in_the_prose_are_shown_by_their_section(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=page_id)
 def test_numbers_in_notebook_text_are_shown_by_their_section(path):
     found = notebook_violations(path)
-    assert not found, f"{page_id(path)} (line = line of its Markdown):\n" + "\n".join(map(str, found))
+    assert not found, f"{page_id(path)} (line = line of its Markdown):\n" + "\n".join(
+        map(str, found)
+    )
 
 
 SECTIONED = """# Page {{ #page }}

@@ -33,8 +33,10 @@ _SIGNATURE = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)\((?P<params>.*)\)(?: *-> *(
 
 def quotes(text: str) -> list[Fence]:
     return [
-        fence for fence in all_fences(text)
-        if fence.language == "text" and fence.include is None
+        fence
+        for fence in all_fences(text)
+        if fence.language == "text"
+        and fence.include is None
         and _LOOKS_LIKE_CODE.search(fence.body)
     ]
 
@@ -72,11 +74,14 @@ def signature_problems(line: str) -> list[str]:
     defaults = [None] * (len(positional) - len(arguments.defaults)) + arguments.defaults
     quoted_params = [(a, d, "POSITIONAL") for a, d in zip(positional, defaults, strict=True)]
     quoted_params += [
-        (a, d, "KEYWORD_ONLY") for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+        (a, d, "KEYWORD_ONLY")
+        for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
     ]
     real_params = list(real.parameters.values())
     if [a.arg for a, _, _ in quoted_params] != [p.name for p in real_params]:
-        return [f"parameters {[a.arg for a, _, _ in quoted_params]}, really {list(real.parameters)}"]
+        return [
+            f"parameters {[a.arg for a, _, _ in quoted_params]}, really {list(real.parameters)}"
+        ]
     for (arg, default, kind), param in zip(quoted_params, real_params, strict=True):
         if (kind == "KEYWORD_ONLY") != (param.kind is param.KEYWORD_ONLY):
             problems.append(f"{arg.arg}: keyword-only is {param.kind is param.KEYWORD_ONLY}")
@@ -99,7 +104,10 @@ def signature_problems(line: str) -> list[str]:
 
 @cache
 def _source_lines(module_name: str) -> list[str]:
-    return [line.strip() for line in inspect.getsource(importlib.import_module(module_name)).splitlines()]
+    return [
+        line.strip()
+        for line in inspect.getsource(importlib.import_module(module_name)).splitlines()
+    ]
 
 
 def _in_order(quoted: list[str], source: list[str]) -> bool:
@@ -129,7 +137,9 @@ def quote_problems(fence: Fence) -> list[str]:
     return code_problems(fence.body)
 
 
-PAGE_QUOTES = [(page, fence) for page in MARKDOWN_PAGES for fence in quotes(page.read_text("utf-8"))]
+PAGE_QUOTES = [
+    (page, fence) for page in MARKDOWN_PAGES for fence in quotes(page.read_text("utf-8"))
+]
 
 
 def test_the_pages_quote_library_code():

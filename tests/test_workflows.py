@@ -25,7 +25,8 @@ jobs:
 def _schema_check(*paths: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
 
 
