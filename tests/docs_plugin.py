@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
+
 from snippet_sections import ROOT, expand_include, reset_global_state
 
 # Admonitions (!!! / ??? / ???+) and content tabs (===) indent their body by four spaces;

@@ -6,6 +6,7 @@ import importlib
 import re
 
 import pytest
+
 from page_structure import LANGUAGES
 
 PUBLIC_MODULES = ["lmloss", "lmloss.diagrams"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from page_structure import (
     MARKDOWN_PAGES,
     OUTPUT_TITLE,

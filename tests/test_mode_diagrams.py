@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from test_diagrams import SVG, cells, contrast, index_of, texts
 
 from lmloss import explain_pad, pad_shape
 from lmloss.diagrams import pad_pairs_svg, pad_svg
+from test_diagrams import SVG, cells, contrast, index_of, texts
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ROOT / "snippets" / "output"

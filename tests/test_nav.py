@@ -8,6 +8,7 @@ must fail here instead.
 from __future__ import annotations
 
 import yaml
+
 from page_structure import DOCS, ROOT, ZH
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from page_structure import (
     MARKDOWN_PAGES,
     NOTEBOOKS,

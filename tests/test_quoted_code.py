@@ -16,6 +16,7 @@ import re
 from functools import cache
 
 import pytest
+
 from page_structure import MARKDOWN_PAGES, Fence, all_fences, page_id
 
 # The modules whose code the pages quote, as installed (the pinned versions).

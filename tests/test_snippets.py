@@ -7,6 +7,7 @@ the code is the same, and where the Chinese version prints something else, that 
 from __future__ import annotations
 
 import pytest
+
 from snippet_sections import OUTPUTS, SNIPPETS, output_path, read_sections, run_sections
 from snippet_source import code_tokens, comments, needs_translation, translation, translation_path
 
