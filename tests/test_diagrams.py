@@ -249,8 +249,11 @@ def contrast(a: str, b: str) -> float:
 def _fill(rules, tag: str, classes: set[str]) -> str:
     """The fill CSS gives an element: matching single-class rules beat the tag rule."""
     by_tag = [d["fill"] for s, d in rules if s == tag and "fill" in d]
-    by_class = [d["fill"] for s, d in rules if s.lstrip(".") in classes and s.startswith(".")
-                and "fill" in d]
+    by_class = [
+        d["fill"]
+        for s, d in rules
+        if s.lstrip(".") in classes and s.startswith(".") and "fill" in d
+    ]
     return (by_tag + by_class)[-1]
 
 

@@ -37,13 +37,20 @@ def tab(browser, server):  # noqa: F811 - the fixture of test_browser
     page.problems = []
     page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
     page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
-    page.on("request", lambda r: r.url.startswith(("http:", "https:")) and not r.url.startswith(server)
-            and page.problems.append(f"third-party request: {r.url}"))
+    page.on(
+        "request",
+        lambda r: (
+            r.url.startswith(("http:", "https:"))
+            and not r.url.startswith(server)
+            and page.problems.append(f"third-party request: {r.url}")
+        ),
+    )
     yield page
     context.close()
 
 
 # --- pad explorer ------------------------------------------------------------------------------
+
 
 def _pad_case(rng: random.Random) -> tuple[list[int], list[int], str, float | None]:
     """A random F.pad call: half shaped as torch accepts them, half anything at all."""
@@ -51,9 +58,13 @@ def _pad_case(rng: random.Random) -> tuple[list[int], list[int], str, float | No
         mode = rng.choice(MODES)
         pairs = rng.randint(1, 3)
         rank = rng.choice([pairs + 1, pairs + 2]) if mode != "constant" else rng.randint(pairs, 5)
-        shape = [rng.randint(2, 4) if rng.random() < 0.9 else rng.randint(0, 5) for _ in range(rank)]
-        pad = [rng.choice([0, 0, 1, 1, 2, -1]) if rng.random() < 0.85 else rng.randint(-5, 5)
-               for _ in range(2 * pairs)]
+        shape = [
+            rng.randint(2, 4) if rng.random() < 0.9 else rng.randint(0, 5) for _ in range(rank)
+        ]
+        pad = [
+            rng.choice([0, 0, 1, 1, 2, -1]) if rng.random() < 0.85 else rng.randint(-5, 5)
+            for _ in range(2 * pairs)
+        ]
     else:
         mode = rng.choice(MODES) if rng.random() < 0.98 else "Reflect"
         rank = rng.randint(1, 5)
@@ -115,8 +126,12 @@ def _kind(index: tuple[int, ...], shape, pad) -> str:
 def test_pad_explorer_shows_what_torch_does_on_500_random_cases(tab, server):
     rng = random.Random(13)
     cases = [_pad_case(rng) for _ in range(520)]
-    cases += [((1, 2, 2), (1, 1), "constant", None), ((1, 2, 2), (1, 1, 0, 1), "constant", None),
-              ((1, 2, 2), (1, 1, 0, 1, 1, 0), "constant", 0.0), ((0, 2, 5, 4), (-5, -2, -1, 3), "reflect", None)]
+    cases += [
+        ((1, 2, 2), (1, 1), "constant", None),
+        ((1, 2, 2), (1, 1, 0, 1), "constant", None),
+        ((1, 2, 2), (1, 1, 0, 1, 1, 0), "constant", 0.0),
+        ((0, 2, 5, 4), (-5, -2, -1, 3), "reflect", None),
+    ]
     tab.goto(server + "/en/explore/pad/")
     shown = tab.evaluate(READ_PAD, [_show(*case) for case in cases])
     counts = {"error": 0, "shape": 0, "drawn": 0, "kinds": set(), "modes": set()}
@@ -150,7 +165,11 @@ def test_pad_explorer_shows_what_torch_does_on_500_random_cases(tab, server):
     chinese = tab.evaluate(READ_PAD, [_show(*case) for case in cases[:200]])
     explained = 0
     for case, page, english in zip(cases, chinese, shown):
-        assert (page["shape"], page["error"], page["cells"]) == (english["shape"], english["error"], english["cells"])
+        assert (page["shape"], page["error"], page["cells"]) == (
+            english["shape"],
+            english["error"],
+            english["cells"],
+        )
         if english["account"] is not None:
             explained += 1
             assert page["account"] == explain_pad(*case[:3], "zh"), case
@@ -173,17 +192,35 @@ READ_SVG = """([shape, pad, mode, value]) => {
 @pytest.mark.parametrize("lang", LANGS)
 def test_pad_diagram_is_the_sites_diagram_drawn_in_the_browser(tab, server, lang):
     tab.goto(f"{server}{LANGS[lang]}pad/")
-    cases = [((1, 2, 2), (1, 1, 0, 1, 1, 0), "constant", None), ((2, 3), (0, 1), "constant", -100),
-             ((5,), (2, -1), "constant", 7), ((2, 2, 3), (1, 1), "reflect", None),
-             ((1, 3, 3), (1, 2, 2, 1), "replicate", None), ((1, 3, 3), (1, 2, 2, 1), "circular", None),
-             ((2, 3, 3), (2, 0, 0, 1), "reflect", None)]
+    cases = [
+        ((1, 2, 2), (1, 1, 0, 1, 1, 0), "constant", None),
+        ((2, 3), (0, 1), "constant", -100),
+        ((5,), (2, -1), "constant", 7),
+        ((2, 2, 3), (1, 1), "reflect", None),
+        ((1, 3, 3), (1, 2, 2, 1), "replicate", None),
+        ((1, 3, 3), (1, 2, 2, 1), "circular", None),
+        ((2, 3, 3), (2, 0, 0, 1), "reflect", None),
+    ]
     for shape, pad, mode, value in cases:
-        page = tab.evaluate(READ_SVG, [",".join(map(str, shape)), ",".join(map(str, pad)), mode,
-                                       "" if value is None else str(value)])
+        page = tab.evaluate(
+            READ_SVG,
+            [
+                ",".join(map(str, shape)),
+                ",".join(map(str, pad)),
+                mode,
+                "" if value is None else str(value),
+            ],
+        )
         root = ET.fromstring(pad_svg(shape, pad, mode, lang, values=True, value=value))
         texts = [el.text for el in root.iter("{http://www.w3.org/2000/svg}text")]
-        cells = sorted([[el.get(name) for name in ("data-kind", "data-dim", "data-index", "data-value")]
-                        for el in root.iter() if el.get("data-kind")], key=str)
+        cells = sorted(
+            [
+                [el.get(name) for name in ("data-kind", "data-dim", "data-index", "data-value")]
+                for el in root.iter()
+                if el.get("data-kind")
+            ],
+            key=str,
+        )
         assert page["size"] == [root.get("width"), root.get("height")], (shape, pad, mode)
         assert sorted(page["texts"]) == sorted(texts), (shape, pad, mode)
         assert sorted(page["cells"], key=str) == cells, (shape, pad, mode)
@@ -196,9 +233,11 @@ def test_pad_explorer_reads_its_state_from_the_url_and_speaks_the_pages_language
         tab.goto(f"{server}{prefix}pad/?{query}")
         assert tab.locator("[data-testid=out-shape]").text_content() == "(2, 3, 4)"
         assert tab.locator("[data-testid=account]").text_content() == explain_pad(
-            (1, 2, 2), (1, 1, 0, 1, 1, 0), "constant", lang)
+            (1, 2, 2), (1, 1, 0, 1, 1, 0), "constant", lang
+        )
         kinds = tab.locator("[data-testid=diagram] [data-kind]").evaluate_all(
-            "cells => cells.map(c => c.getAttribute('data-kind'))")
+            "cells => cells.map(c => c.getAttribute('data-kind'))"
+        )
         assert (kinds.count("input"), kinds.count("pad")) == (4, 20)
     # Typing updates the result and the URL.
     tab.locator("#lx-pad-pad").fill("1, 1")
@@ -221,7 +260,8 @@ def test_pad_explorer_is_usable_with_the_keyboard_alone(tab, server):
     assert tab.evaluate("document.activeElement.id") == "lx-pad-mode"
     assert tab.locator("[data-testid=out-shape]").text_content() == "(1, 3, 4)"
     labelled = tab.locator("#lx-pad input, #lx-pad select").evaluate_all(
-        "els => els.map(e => !!(e.labels && e.labels.length && e.labels[0].textContent.trim()))")
+        "els => els.map(e => !!(e.labels && e.labels.length && e.labels[0].textContent.trim()))"
+    )
     assert labelled and all(labelled)
 
 
@@ -276,13 +316,18 @@ def _expected_rows(chat: str, options: dict) -> tuple[list[dict], str]:
         multiple = int(options["length"]) if options["length"] else None
         side = options["side"]
         batch = {
-            "input_ids": trl_pad([torch.tensor(e["input_ids"]) for e in examples], pad_id, side, multiple),
+            "input_ids": trl_pad(
+                [torch.tensor(e["input_ids"]) for e in examples], pad_id, side, multiple
+            ),
             "labels": trl_pad([e["labels"] for e in examples], -100, side, multiple),
         }
     labels = batch["labels"]
     if options["byid"] == "1" and options["pack"] == "0":
         labels = labels.masked_fill(batch["input_ids"] == pad_id, -100)
-    rows = [{"ids": ids.tolist(), "labels": row.tolist()} for ids, row in zip(batch["input_ids"], labels)]
+    rows = [
+        {"ids": ids.tolist(), "labels": row.tolist()}
+        for ids, row in zip(batch["input_ids"], labels)
+    ]
     return rows, ", ".join(f"{token} {i}" for token, i in vocab.items())
 
 
@@ -306,9 +351,17 @@ def test_label_explorer_matches_lmloss_sft_on_random_conversations(tab, server):
     cases = []
     for _ in range(120):
         longest_guess = rng.choice(["", "", "", "40"])
-        cases.append({"chat": _chat(rng), "train": rng.choice(["all", "completion", "assistant"]),
-                      "side": rng.choice(["right", "left"]), "length": longest_guess,
-                      "eos": rng.choice("01"), "byid": rng.choice("01"), "pack": rng.choice("001")})
+        cases.append(
+            {
+                "chat": _chat(rng),
+                "train": rng.choice(["all", "completion", "assistant"]),
+                "side": rng.choice(["right", "left"]),
+                "length": longest_guess,
+                "eos": rng.choice("01"),
+                "byid": rng.choice("01"),
+                "pack": rng.choice("001"),
+            }
+        )
     tab.goto(server + "/explore/labels/")
     shown = tab.evaluate(READ_LABELS, cases)
     seen = set()
@@ -342,35 +395,49 @@ def test_label_explorer_shows_the_eos_trap_from_its_url(tab, server):
 
 # --- both ---------------------------------------------------------------------------------------
 
-INJECTIONS = ['<img src=x onerror="window.__hit=1">', '"><script>window.__hit=1</script>',
-              "javascript:window.__hit=1", "<svg onload=window.__hit=1>"]
+INJECTIONS = [
+    '<img src=x onerror="window.__hit=1">',
+    '"><script>window.__hit=1</script>',
+    "javascript:window.__hit=1",
+    "<svg onload=window.__hit=1>",
+]
 
 
-@pytest.mark.parametrize("page_name, fields", [("pad", ["shape", "pad", "mode", "value"]),
-                                                ("labels", ["chat", "train", "side", "length"])])
+@pytest.mark.parametrize(
+    "page_name, fields",
+    [("pad", ["shape", "pad", "mode", "value"]), ("labels", ["chat", "train", "side", "length"])],
+)
 def test_input_from_the_url_is_data_never_markup(tab, server, page_name, fields):
     for injection in INJECTIONS:
         query = urlencode({name: injection for name in fields})
         tab.goto(f"{server}/en/explore/{page_name}/?{query}")
         assert tab.evaluate("window.__hit") is None
-        assert tab.locator("#lx-pad img, #lx-pad script, #lx-labels img, #lx-labels script").count() == 0
+        assert (
+            tab.locator("#lx-pad img, #lx-pad script, #lx-labels img, #lx-labels script").count()
+            == 0
+        )
     assert tab.problems == []
 
 
 @pytest.mark.parametrize("page_name", ["pad", "labels"])
 @pytest.mark.parametrize("lang", LANGS)
-def test_explorers_fit_a_phone_in_dark_mode_and_request_nothing_elsewhere(browser, server, page_name, lang):  # noqa: F811
+def test_explorers_fit_a_phone_in_dark_mode_and_request_nothing_elsewhere(
+    browser, server, page_name, lang
+):  # noqa: F811
     context = browser.new_context(viewport={"width": 375, "height": 740}, color_scheme="dark")
     page = context.new_page()
     requests = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(f"{server}{LANGS[lang]}{page_name}/")
     page.wait_for_load_state("networkidle")
-    assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    assert (
+        page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        <= 0
+    )
     assert [url for url in requests if not url.startswith(server)] == []
     # Readable: the form's text is light on the dark page.
     colour = page.locator(f"#lx-{page_name} label").first.evaluate("e => getComputedStyle(e).color")
-    assert sum(int(c) for c in colour[colour.index("(") + 1:-1].split(",")[:3]) > 384, colour
+    assert sum(int(c) for c in colour[colour.index("(") + 1 : -1].split(",")[:3]) > 384, colour
     context.close()
 
 
@@ -383,14 +450,24 @@ def test_each_explorer_weighs_at_most_30_kb_compressed(built_site, lang, name):
 
 
 def test_explorer_scripts_are_loaded_only_by_the_explorer_pages(built_site):
-    pages = [p for p in built_site.root.rglob("index.html") if "explore.css" in p.read_text(encoding="utf-8")]
+    pages = [
+        p
+        for p in built_site.root.rglob("index.html")
+        if "explore.css" in p.read_text(encoding="utf-8")
+    ]
     assert sorted(p.parent.relative_to(built_site.root).as_posix() for p in pages) == [
-        "en/explore/labels", "en/explore/pad", "explore/labels", "explore/pad"]
+        "en/explore/labels",
+        "en/explore/pad",
+        "explore/labels",
+        "explore/pad",
+    ]
 
 
 def test_the_explain_words_are_those_of_lmloss_explain(built_site):
     # The scripts carry lmloss.explain's templates, written at build time.
     for lang, prefix in LANGS.items():
         script = (built_site.root / prefix.strip("/") / "pad.js").read_text(encoding="utf-8")
-        words = json.loads(script[len("var LMLOSS_TEXT = "):script.index(";\n")])
-        assert words["explain"]["result"].format(shape=(1,), result=(2,)) in explain_pad((1,), (0, 1), lang=lang)
+        words = json.loads(script[len("var LMLOSS_TEXT = ") : script.index(";\n")])
+        assert words["explain"]["result"].format(shape=(1,), result=(2,)) in explain_pad(
+            (1,), (0, 1), lang=lang
+        )

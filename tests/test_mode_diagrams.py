@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from test_diagrams import SVG, cells, contrast, index_of, texts
 
 from lmloss import explain_pad, pad_shape
 from lmloss.diagrams import pad_pairs_svg, pad_svg
+from test_diagrams import SVG, cells, contrast, index_of, texts
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ROOT / "snippets" / "output"
@@ -87,8 +87,10 @@ def test_drawn_values_and_counts_are_torchs(case, lang) -> None:
         element = padded[index_of(cell)].item()
         assert float(cell.get("data-value")) == element
         assert [t.text for t in cell.iter(SVG + "text")] == [cell.get("data-value")]
-        if mode != "constant":
+        if mode != "constant" or cell.get("data-kind") == "input":
             assert int(cell.get("data-src")) == element  # arange: a value is its own index
+        else:  # constant padding holds the fill value, copied from no element
+            assert cell.get("data-src") is None
 
 
 @pytest.mark.parametrize(
@@ -106,7 +108,8 @@ def test_given_values_are_drawn_as_torch_pads_them(values, pad, mode, value) -> 
     root = ET.fromstring(pad_svg(tuple(tensor.shape), pad, mode, values=values, value=value))
     drawn = {index_of(cell): cell.get("data-value") for cell in cells(root)}
     expected = {
-        index: str(padded[index].item()).replace(".0", "") if padded.is_floating_point()
+        index: str(padded[index].item()).replace(".0", "")
+        if padded.is_floating_point()
         else str(padded[index].item())
         for index in drawn
     }
@@ -116,8 +119,11 @@ def test_given_values_are_drawn_as_torch_pads_them(values, pad, mode, value) -> 
 
 
 def test_values_of_the_wrong_shape_are_rejected() -> None:
-    with pytest.raises(ValueError, match=r"values must have the shape being padded, \(1, 3\); "
-                                         r"got \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"values must have the shape being padded, \(1, 3\); "
+        r"got \(3,\)",
+    ):
         pad_svg((1, 3), (1, 1), values=[1, 2, 3])
 
 
@@ -198,10 +204,15 @@ def test_1d_mode_diagrams_show_what_the_page_prints(mode) -> None:
     drawn = sorted(cells(root), key=index_of)
     assert [int(cell.get("data-value")) for cell in drawn] == printed
     # The facts the chapter starts from.
-    assert printed == {
-        "constant": [0, 0, 0, 1, 2, 3, 0, 0], "reflect": [2, 1, 0, 1, 2, 3, 2, 1],
-        "replicate": [0, 0, 0, 1, 2, 3, 3, 3], "circular": [2, 3, 0, 1, 2, 3, 0, 1],
-    }[mode]
+    assert (
+        printed
+        == {
+            "constant": [0, 0, 0, 1, 2, 3, 0, 0],
+            "reflect": [2, 1, 0, 1, 2, 3, 2, 1],
+            "replicate": [0, 0, 0, 1, 2, 3, 3, 3],
+            "circular": [2, 3, 0, 1, 2, 3, 0, 1],
+        }[mode]
+    )
 
 
 def test_crop_diagram_shows_the_printed_circular_crop() -> None:
@@ -211,6 +222,7 @@ def test_crop_diagram_shows_the_printed_circular_crop() -> None:
 
 
 # --- the quiz: the page's questions, run here, against the answers the page reveals ---------
+
 
 def _quiz_questions(page: Path) -> list[str]:
     section = page.read_text(encoding="utf-8").split("{ #quiz }")[1].split("???")[0]
@@ -252,6 +264,7 @@ def test_quiz_answers_are_torchs_and_match_the_questions(lang) -> None:
 
 
 # --- the error table: every numbered error is printed, and both pages explain each one -------
+
 
 def test_every_numbered_error_is_printed_and_in_both_tables() -> None:
     snippet = (ROOT / "snippets" / "pad_edge_cases.py").read_text(encoding="utf-8")
