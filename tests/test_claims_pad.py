@@ -20,7 +20,7 @@ LANGS = ("en", "zh")
 
 
 def test_claim_the_pages_describe_torch_2_13():
-    """"the rules of torch 2.13", "the message torch 2.13 prints"."""
+    """ "the rules of torch 2.13", "the message torch 2.13 prints"."""
     assert torch.__version__.startswith("2.13.")
 
 
@@ -43,7 +43,7 @@ def test_claim_constant_padding_fills_0_when_value_is_not_given():
 
 
 def test_claim_nn_wraps_F_pad_in_fifteen_modules():
-    """"ConstantPad1d/2d/3d, ZeroPad…, ReflectionPad…, ReplicationPad… and CircularPad…"."""
+    """ "ConstantPad1d/2d/3d, ZeroPad…, ReflectionPad…, ReplicationPad… and CircularPad…"."""
     for family in ("Constant", "Zero", "Reflection", "Replication", "Circular"):
         for d in (1, 2, 3):
             module = getattr(nn, f"{family}Pad{d}d")

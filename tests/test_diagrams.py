@@ -353,6 +353,7 @@ def test_pad_and_mode_errors_come_from_pad_shape(shape, pad, mode, error) -> Non
 
 # --- geometry: where each cell is drawn, not only what its data-* attributes say ------------
 
+
 def _points(el: ET.Element) -> list[tuple[float, float]]:
     """The corners an element covers: a rect's, or every point of its paths."""
     points = []
@@ -429,11 +430,14 @@ def test_left_pad_is_left_of_the_input_and_top_pad_above_it(shape, pad, mode) ->
             assert front(grid[(d, k, c)])[3] <= y
             assert grid[(d, k, c)].get("data-kind") == "pad"
     for d, r in {(d, r) for d, r, _ in inputs}:
-        row = sorted((c for (dd, rr, _), c in inputs.items() if (dd, rr) == (d, r)),
-                     key=lambda c: front(c)[0])
+        row = sorted(
+            (c for (dd, rr, _), c in inputs.items() if (dd, rr) == (d, r)),
+            key=lambda c: front(c)[0],
+        )
         sources = [int(c.get("data-src")) for c in row]
         assert sources == sorted(sources) and sources == list(
-            range(sources[0], sources[0] + len(sources)))
+            range(sources[0], sources[0] + len(sources))
+        )
 
 
 @pytest.mark.parametrize("values", [None, True])

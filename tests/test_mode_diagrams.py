@@ -295,10 +295,17 @@ SHOWN = [
     for page in sorted((ROOT / "docs").glob("*/*.md"))
     for m in _IMAGE.finditer(page.read_text(encoding="utf-8"))
 ]
-MODE_WORDS = {"constant": ("constant", "常数填充"), "reflect": ("reflect", "反射填充"),
-              "replicate": ("replicate", "复制填充"), "circular": ("circular", "循环填充")}
-TOKEN_WORDS = {"prompt": ("prompt", "提示"), "response": ("response", "回复"),
-               "pad": ("padding", "填充")}
+MODE_WORDS = {
+    "constant": ("constant", "常数填充"),
+    "reflect": ("reflect", "反射填充"),
+    "replicate": ("replicate", "复制填充"),
+    "circular": ("circular", "循环填充"),
+}
+TOKEN_WORDS = {
+    "prompt": ("prompt", "提示"),
+    "response": ("response", "回复"),
+    "pad": ("padding", "填充"),
+}
 
 
 def test_every_registered_diagram_is_shown_in_both_languages() -> None:
@@ -306,8 +313,9 @@ def test_every_registered_diagram_is_shown_in_both_languages() -> None:
         assert {name for page_lang, _, name, _, _ in SHOWN if page_lang == lang} == set(DIAGRAMS)
 
 
-@pytest.mark.parametrize(("lang", "page", "name", "alt", "at"), SHOWN,
-                         ids=[f"{s[0]}/{s[1]}:{s[2]}" for s in SHOWN])
+@pytest.mark.parametrize(
+    ("lang", "page", "name", "alt", "at"), SHOWN, ids=[f"{s[0]}/{s[1]}:{s[2]}" for s in SHOWN]
+)
 def test_a_diagram_draws_a_snippet_section_its_page_shows_before_it(lang, page, name, alt, at):
     """The data comes from the page's own code: a section the page includes above the image."""
     diagram = DIAGRAMS[name]
@@ -319,8 +327,9 @@ def test_a_diagram_draws_a_snippet_section_its_page_shows_before_it(lang, page, 
     )
 
 
-@pytest.mark.parametrize(("lang", "page", "name", "alt", "at"), SHOWN,
-                         ids=[f"{s[0]}/{s[1]}:{s[2]}" for s in SHOWN])
+@pytest.mark.parametrize(
+    ("lang", "page", "name", "alt", "at"), SHOWN, ids=[f"{s[0]}/{s[1]}:{s[2]}" for s in SHOWN]
+)
 def test_a_diagrams_caption_states_its_arguments(lang, page, name, alt, at) -> None:
     """Shapes and tuples, the mode, the fill value, the input row and the token counts the
     alt text names are those of the drawing."""
@@ -340,14 +349,19 @@ def test_a_diagrams_caption_states_its_arguments(lang, page, name, alt, at) -> N
         numbers = row[1].split(", ")
         width = re.search(r"\(\d+, (\d+)\) →", shown)
         assert width and int(width[1]) == len(numbers), (name, row[0])
-        inputs = [c.get("data-value") for c in sorted(
-            (c for c in cells(root) if c.get("data-kind") == "input"), key=index_of)]
+        inputs = [
+            c.get("data-value")
+            for c in sorted((c for c in cells(root) if c.get("data-kind") == "input"), key=index_of)
+        ]
         starts = [i for i in range(len(numbers)) if numbers[i : i + len(inputs)] == inputs]
         assert starts, (name, row[0], inputs)
     for kind, words in TOKEN_WORDS.items():
         for count in re.findall(rf"(\d+) (?:{words[0]} tokens|个{words[1]}词元)", alt):
-            drawn = [el for el in root.iter()
-                     if el.get("data-kind") == kind and el.get("data-row") is None]
+            drawn = [
+                el
+                for el in root.iter()
+                if el.get("data-kind") == kind and el.get("data-row") is None
+            ]
             assert len(drawn) == int(count), (name, kind)
 
 
@@ -358,10 +372,11 @@ def test_the_registry_types_no_tensor_or_tuple() -> None:
 
     tree = ast.parse(HOOK.read_text(encoding="utf-8"))
     literals = [
-        ast.unparse(node) for node in ast.walk(tree)
+        ast.unparse(node)
+        for node in ast.walk(tree)
         if isinstance(node, (ast.Tuple, ast.List))
-        and len(node.elts) >= 2 and all(isinstance(e, ast.Constant) and isinstance(e.value, int)
-                                        for e in node.elts)
+        and len(node.elts) >= 2
+        and all(isinstance(e, ast.Constant) and isinstance(e.value, int) for e in node.elts)
     ]
     assert literals == ["(0, 1)"]
     assert "torch.tensor(" not in HOOK.read_text(encoding="utf-8")

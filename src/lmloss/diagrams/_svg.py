@@ -14,7 +14,6 @@ import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 
-
 INK = "#1f2328"
 MUTED = "#57606a"
 CARD = "#ffffff"

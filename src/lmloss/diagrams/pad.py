@@ -236,7 +236,10 @@ def _format_value(element: bool | int | float) -> str:
 
 
 def _with_values(
-    cells: list[_Cell], tensor: torch.Tensor, pads: tuple[int, ...], mode: str,
+    cells: list[_Cell],
+    tensor: torch.Tensor,
+    pads: tuple[int, ...],
+    mode: str,
     value: float | None,
 ) -> list[_Cell]:
     padded = F.pad(tensor, pads, mode=mode, value=value).flatten().tolist()
@@ -346,14 +349,14 @@ def _add_cells(parent: ET.Element, cells: list[_Cell], rank: int, grid: _Grid) -
     if rank < 3:
         for cell in cells:
             row, col = cell.index if rank == 2 else (0, *cell.index)
-            x, y = col * grid.pitch, row * _PITCH
-            box = {"x": x, "y": y, "width": grid.face, "height": _FACE}
+            left, top_y = col * grid.pitch, row * _PITCH
+            box = {"x": left, "y": top_y, "width": grid.face, "height": _FACE}
             if cell.value is None:
                 _svg.sub(parent, "rect", {**_cell_attrs(cell), **box})
             else:
                 group = _svg.sub(parent, "g", _cell_attrs(cell))
                 _svg.sub(group, "rect", box)
-                _add_value(group, cell, x, y, grid)
+                _add_value(group, cell, left, top_y, grid)
         return
     dx, dy = _DEPTH
     # Painter's order for a viewer in front, above and to the right: back
@@ -389,12 +392,18 @@ def _arrows(out_shape: tuple[int, ...], text: dict[str, str], grid: _Grid) -> li
     bottom = (rows - 1) * _PITCH + _FACE
     name = [text["dim"].format(d=d, neg=d - rank) for d in range(rank)]
     arrows = [
-        _Arrow((0, bottom + _GAP), (right, bottom + _GAP), (right / 2, bottom + _GAP + 18),
-               "middle", name[-1])
+        _Arrow(
+            (0, bottom + _GAP),
+            (right, bottom + _GAP),
+            (right / 2, bottom + _GAP + 18),
+            "middle",
+            name[-1],
+        )
     ]
     if rank >= 2:
-        arrows.append(_Arrow((-_GAP, 0), (-_GAP, bottom), (-_GAP - 6, bottom / 2 + 4), "end",
-                             name[-2]))
+        arrows.append(
+            _Arrow((-_GAP, 0), (-_GAP, bottom), (-_GAP - 6, bottom / 2 + 4), "end", name[-2])
+        )
     if rank == 3:
         # Slices stand apart: the depth arrow ends beside the last one; a single slice still
         # gets a short one.
@@ -428,8 +437,12 @@ def _draw(
         + [a.label_at[0] - _svg.text_width(a.label, size) for a in arrows if a.anchor == "end"]
     )
     x_max = max(
-        [(cols - 1) * grid.pitch + grid.face + (depth - 1) * grid.slice[0]
-         + (_DEPTH[0] if rank == 3 else 0)]
+        [
+            (cols - 1) * grid.pitch
+            + grid.face
+            + (depth - 1) * grid.slice[0]
+            + (_DEPTH[0] if rank == 3 else 0)
+        ]
         + [a.label_at[0] + _svg.text_width(a.label, size) for a in arrows if a.anchor == "start"]
     )
     y_min = min(
@@ -444,7 +457,10 @@ def _draw(
     amounts = [
         text["amounts"].format(
             dim=text["dim_last" if d == rank - 1 else "dim"].format(d=d, neg=d - rank),
-            left=_signed(left), right=_signed(right), before=in_shape[d], after=out_shape[d],
+            left=_signed(left),
+            right=_signed(right),
+            before=in_shape[d],
+            after=out_shape[d],
         )
         for d, (left, right) in enumerate(_pairs(rank, pads))
     ]
@@ -468,8 +484,12 @@ def _draw(
     width = content + 2 * _MARGIN
 
     desc = text["desc"].format(
-        call=call, inp=inp, out=out, view=text[f"view{rank}"],
-        count_in=_count(n_in, lang), count_pad=_count(n_pad, lang),
+        call=call,
+        inp=inp,
+        out=out,
+        view=text[f"view{rank}"],
+        count_in=_count(n_in, lang),
+        count_pad=_count(n_pad, lang),
         amounts=text["sep"].join(amounts),
     )
     drawn = [cell.value for cell in cells if cell.value is not None]
@@ -498,8 +518,9 @@ def _draw(
     for row, (cls, line) in enumerate(legend):
         y = legend_top + row * _LINE
         if cls:
-            _svg.sub(root, "rect", {"class": cls, "x": _MARGIN, "y": y + 1, "width": 14,
-                                    "height": 14})
+            _svg.sub(
+                root, "rect", {"class": cls, "x": _MARGIN, "y": y + 1, "width": 14, "height": 14}
+            )
         _svg.add_text(root, _MARGIN + 22, y + 13, line)
     for row, note in enumerate(notes, start=len(legend)):
         _svg.add_text(root, _MARGIN, legend_top + row * _LINE + 13, note, "m")

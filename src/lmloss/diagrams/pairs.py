@@ -117,8 +117,10 @@ def pad_pairs_svg(
         (".ax", "fill:none;stroke-width:1.5"),
     ]
     for d, (fill, edge) in enumerate(_PAD[:rank]):
-        rules += [(f".c{d} .e", f"fill:{fill};fill-opacity:.2;stroke:{edge}"),
-                  (f".c{d} .ax", f"fill:{edge};stroke:{edge}")]
+        rules += [
+            (f".c{d} .e", f"fill:{fill};fill-opacity:.2;stroke:{edge}"),
+            (f".c{d} .ax", f"fill:{edge};stroke:{edge}"),
+        ]
     uid = "pairs-" + _svg.digest(sizes, entries, mode, lang)
     desc = text["desc"].format(pad=entries, shape=sizes, result=result)
     root = _svg.new_svg(width, height, lang=lang, uid=uid, title=title, desc=desc, rules=rules)
@@ -132,35 +134,69 @@ def pad_pairs_svg(
     for pair in range(pairs):
         pos = rank - 1 - pair
         x = tuple_x + pair * (pair_width + _GROUP_GAP)
-        group = _svg.sub(root, "g", {
-            "class": f"c{pos}", "data-kind": "pair", "data-pair": str(pair),
-            "data-dim": str(pos), "data-entries": f"{entries[2 * pair]},{entries[2 * pair + 1]}",
-        })
+        group = _svg.sub(
+            root,
+            "g",
+            {
+                "class": f"c{pos}",
+                "data-kind": "pair",
+                "data-pair": str(pair),
+                "data-dim": str(pos),
+                "data-entries": f"{entries[2 * pair]},{entries[2 * pair + 1]}",
+            },
+        )
         for side in range(2):
             ex = x + side * (_ENTRY + _PAIR_GAP)
-            _svg.sub(group, "rect", {"class": "e", "x": ex, "y": tuple_y, "width": _ENTRY,
-                                     "height": _BOX, "rx": 4})
-            _svg.add_text(group, ex + _ENTRY / 2, tuple_y + 19, str(entries[2 * pair + side]),
-                          anchor="middle")
+            _svg.sub(
+                group,
+                "rect",
+                {"class": "e", "x": ex, "y": tuple_y, "width": _ENTRY, "height": _BOX, "rx": 4},
+            )
+            _svg.add_text(
+                group, ex + _ENTRY / 2, tuple_y + 19, str(entries[2 * pair + side]), anchor="middle"
+            )
         centre = x + pair_width / 2
-        _svg.add_text(group, centre, tuple_y + _BOX + 16, f"pad[{2 * pair}:{2 * pair + 2}]",
-                      "m", "middle")
-        _svg.add_arrow(group, (centre, tuple_y + _BOX + 24), (dim_centre(pos), shape_y - 4),
-                       "ax")
+        _svg.add_text(
+            group, centre, tuple_y + _BOX + 16, f"pad[{2 * pair}:{2 * pair + 2}]", "m", "middle"
+        )
+        _svg.add_arrow(group, (centre, tuple_y + _BOX + 24), (dim_centre(pos), shape_y - 4), "ax")
 
     for pos in range(rank):
         pair = rank - 1 - pos
         reached = pair < pairs
-        group = _svg.sub(root, "g", {
-            "class": f"c{pos}" if reached else "", "data-kind": "dim", "data-dim": str(pos),
-            "data-size": str(sizes[pos]), "data-result": str(result[pos]),
-        })
+        group = _svg.sub(
+            root,
+            "g",
+            {
+                "class": f"c{pos}" if reached else "",
+                "data-kind": "dim",
+                "data-dim": str(pos),
+                "data-size": str(sizes[pos]),
+                "data-result": str(result[pos]),
+            },
+        )
         x = dim_centre(pos) - _DIM / 2
-        _svg.sub(group, "rect", {"class": "e" if reached else "k", "x": x, "y": shape_y,
-                                 "width": _DIM, "height": _BOX, "rx": 4})
+        _svg.sub(
+            group,
+            "rect",
+            {
+                "class": "e" if reached else "k",
+                "x": x,
+                "y": shape_y,
+                "width": _DIM,
+                "height": _BOX,
+                "rx": 4,
+            },
+        )
         _svg.add_text(group, x + _DIM / 2, shape_y + 19, str(sizes[pos]), anchor="middle")
-        _svg.add_text(group, x + _DIM / 2, shape_y + _BOX + 18,
-                      text["dim"].format(neg=pos - rank, pos=pos), "m", "middle")
+        _svg.add_text(
+            group,
+            x + _DIM / 2,
+            shape_y + _BOX + 18,
+            text["dim"].format(neg=pos - rank, pos=pos),
+            "m",
+            "middle",
+        )
         if reached:
             left_pad, right_pad = entries[2 * pair : 2 * pair + 2]
             formula = f"{sizes[pos]} {_term(left_pad)} {_term(right_pad)} = {result[pos]}"

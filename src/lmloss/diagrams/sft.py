@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -31,7 +32,7 @@ _COLOURS = {
     "ignored": ("#f9fafb", "#9ca3af"),
 }
 
-_TEXT = {
+_TEXT: dict[str, dict[str, Any]] = {
     "en": {
         "title": "SFT labels: only the response counts in the loss",
         "rows": ("tokens", "labels", "shifted labels"),
@@ -120,10 +121,13 @@ def sft_svg(
             f"{len(texts)}, {len(ids)}, {len(raw)} and {len(mask)}"
         )
     if not 1 <= len(ids) <= MAX_POSITIONS:
-        raise ValueError(f"tokens must have 1 to {MAX_POSITIONS} positions to be drawn, got "
-                         f"{len(ids)}")
-    kinds = ["pad" if m == 0 else "prompt" if y == ignore_index else "response"
-             for m, y in zip(mask, raw)]
+        raise ValueError(
+            f"tokens must have 1 to {MAX_POSITIONS} positions to be drawn, got {len(ids)}"
+        )
+    kinds = [
+        "pad" if m == 0 else "prompt" if y == ignore_index else "response"
+        for m, y in zip(mask, raw)
+    ]
     shifted = _shift_labels(torch.tensor([raw]), ignore_index)[0].tolist()
     return _draw(texts, ids, kinds, (raw, shifted), ignore_index, lang)
 
@@ -153,29 +157,48 @@ def sft_batch_svg(
         >>> pairs
         [('prompt', '7'), ('response', '8'), ('response', '2'), ('pad', '2')]
     """
-    examples_ids = []
+    examples_ids: list[dict[str, Any]] = []
     for prompt, response in examples:
         ids = [vocab[token] for token in (*prompt, *response)]
         mask = [0] * len(prompt) + [1] * len(response)
         examples_ids.append({"input_ids": ids, "labels": labels_from_mask(ids, mask)})
     batch = collate(examples_ids, pad_token_id=vocab[pad_token])
     names = {token_id: token for token, token_id in vocab.items()}
-    ids = batch["input_ids"][row]
-    return sft_svg([names[int(i)] for i in ids], ids, batch["labels"][row],
-                   batch["attention_mask"][row], lang=lang)
+    row_ids = batch["input_ids"][row]
+    return sft_svg(
+        [names[int(i)] for i in row_ids],
+        row_ids,
+        batch["labels"][row],
+        batch["attention_mask"][row],
+        lang=lang,
+    )
 
 
-def _column_widths(texts: list[str], ids: list[int], rows: tuple[list[int], list[int]]) -> list[float]:
+def _column_widths(
+    texts: list[str], ids: list[int], rows: tuple[list[int], list[int]]
+) -> list[float]:
     size = _svg.TEXT_SIZE
     return [
-        max(48.0, 14 + max(_svg.text_width(s, size) for s in (texts[t], str(ids[t]),
-                                                               str(rows[0][t]), str(rows[1][t]))))
+        max(
+            48.0,
+            14
+            + max(
+                _svg.text_width(s, size)
+                for s in (texts[t], str(ids[t]), str(rows[0][t]), str(rows[1][t]))
+            ),
+        )
         for t in range(len(ids))
     ]
 
 
-def _box(parent: ET.Element, attrs: dict[str, str], x: float, y: float, width: float,
-         lines: tuple[str, ...]) -> None:
+def _box(
+    parent: ET.Element,
+    attrs: dict[str, str],
+    x: float,
+    y: float,
+    width: float,
+    lines: tuple[str, ...],
+) -> None:
     group = _svg.sub(parent, "g", attrs)
     _svg.sub(group, "rect", {"x": x, "y": y, "width": width, "height": _CELL_H, "rx": 4})
     baselines = (25,) if len(lines) == 1 else (17, 33)
@@ -183,8 +206,14 @@ def _box(parent: ET.Element, attrs: dict[str, str], x: float, y: float, width: f
         _svg.add_text(group, x + width / 2, y + dy, line, cls, "middle")
 
 
-def _draw(texts: list[str], ids: list[int], kinds: list[str],
-          rows: tuple[list[int], list[int]], ignore: int, lang: str) -> str:
+def _draw(
+    texts: list[str],
+    ids: list[int],
+    kinds: list[str],
+    rows: tuple[list[int], list[int]],
+    ignore: int,
+    lang: str,
+) -> str:
     text = _TEXT[lang]
     size = _svg.TEXT_SIZE
     count = len(ids)
@@ -192,8 +221,10 @@ def _draw(texts: list[str], ids: list[int], kinds: list[str],
     xs = [sum(widths[:t]) + t * _GAP for t in range(count)]
     head_w = max(_svg.text_width(name, size) for name in text["rows"]) + 16
     counted = sum(y != ignore for y in rows[1])
-    legend = [text["count"].format(name=text["kinds"][k], n=kinds.count(k))
-              for k in ("prompt", "response", "pad")]
+    legend = [
+        text["count"].format(name=text["kinds"][k], n=kinds.count(k))
+        for k in ("prompt", "response", "pad")
+    ]
     legend_w = sum(_SWATCH + 8 + _svg.text_width(item, size) + 24 for item in legend)
     notes = [text["counted"].format(n=counted, T=count), text["arrows"]]
     width = 2 * _MARGIN + max(
@@ -207,9 +238,14 @@ def _draw(texts: list[str], ids: list[int], kinds: list[str],
 
     sep = text["sep"]
     desc = text["desc"].format(
-        T=count, n=counted, p=kinds.count("prompt"), r=kinds.count("response"),
-        d=kinds.count("pad"), tokens=sep.join(f"{s} ({i})" for s, i in zip(texts, ids)),
-        labels=sep.join(map(str, rows[0])), shifted=sep.join(map(str, rows[1])),
+        T=count,
+        n=counted,
+        p=kinds.count("prompt"),
+        r=kinds.count("response"),
+        d=kinds.count("pad"),
+        tokens=sep.join(f"{s} ({i})" for s, i in zip(texts, ids)),
+        labels=sep.join(map(str, rows[0])),
+        shifted=sep.join(map(str, rows[1])),
     )
     rules = [
         (".v", "font-weight:600"),
@@ -217,17 +253,23 @@ def _draw(texts: list[str], ids: list[int], kinds: list[str],
         (".ax", f"fill:{_svg.MUTED};stroke:{_svg.MUTED};stroke-width:1.2"),
         (".ax.off", "opacity:.35"),
         (".pad rect,.ignored rect", "stroke-dasharray:4 3"),
-    ] + [(f".{kind} rect", f"fill:{fill};stroke:{edge};stroke-width:1.5")
-         for kind, (fill, edge) in _COLOURS.items()]
+    ] + [
+        (f".{kind} rect", f"fill:{fill};stroke:{edge};stroke-width:1.5")
+        for kind, (fill, edge) in _COLOURS.items()
+    ]
     uid = "sft-" + _svg.digest(tuple(texts), tuple(ids), tuple(kinds), tuple(rows[0]), lang)
-    root = _svg.new_svg(width, height, lang=lang, uid=uid, title=text["title"], desc=desc,
-                        rules=rules)
+    root = _svg.new_svg(
+        width, height, lang=lang, uid=uid, title=text["title"], desc=desc, rules=rules
+    )
     _svg.add_text(root, _MARGIN, _MARGIN + 16, text["title"], "h")
-    x = _MARGIN
+    x: float = _MARGIN
     for kind, item in zip(("prompt", "response", "pad"), legend):
         swatch = _svg.sub(root, "g", {"class": kind})
-        _svg.sub(swatch, "rect", {"x": x, "y": _MARGIN + _LINE + 6, "width": _SWATCH,
-                                  "height": _SWATCH, "rx": 3})
+        _svg.sub(
+            swatch,
+            "rect",
+            {"x": x, "y": _MARGIN + _LINE + 6, "width": _SWATCH, "height": _SWATCH, "rx": 3},
+        )
         _svg.add_text(root, x + _SWATCH + 8, _MARGIN + _LINE + 18, item, "m")
         x += _SWATCH + 8 + _svg.text_width(item, size) + 24
     for row, name in enumerate(text["rows"]):
@@ -237,17 +279,44 @@ def _draw(texts: list[str], ids: list[int], kinds: list[str],
     for t in range(count):
         x, w = left + xs[t], widths[t]
         _svg.add_text(root, x + w / 2, top - 8, f"t = {t}", "n", "middle")
-        _box(root, {"class": kinds[t], "data-kind": kinds[t], "data-index": str(t),
-                    "data-id": str(ids[t])}, x, rows_y[0], w, (texts[t], str(ids[t])))
+        _box(
+            root,
+            {
+                "class": kinds[t],
+                "data-kind": kinds[t],
+                "data-index": str(t),
+                "data-id": str(ids[t]),
+            },
+            x,
+            rows_y[0],
+            w,
+            (texts[t], str(ids[t])),
+        )
         for row, name in ((1, "labels"), (2, "shifted")):
             value = rows[row - 1][t]
             kind = "ignored" if value == ignore else "label"
-            _box(root, {"class": kind, "data-kind": kind, "data-row": name, "data-index": str(t),
-                        "data-id": str(value)}, x, rows_y[row], w, (str(value),))
+            _box(
+                root,
+                {
+                    "class": kind,
+                    "data-kind": kind,
+                    "data-row": name,
+                    "data-index": str(t),
+                    "data-id": str(value),
+                },
+                x,
+                rows_y[row],
+                w,
+                (str(value),),
+            )
         if t:  # the label at t moves to t - 1
             cls = "ax" if rows[0][t] != ignore else "ax off"
-            _svg.add_arrow(root, (x + w / 2, rows_y[1] + _CELL_H + 2),
-                           (left + xs[t - 1] + widths[t - 1] / 2, rows_y[2] - 2), cls)
+            _svg.add_arrow(
+                root,
+                (x + w / 2, rows_y[1] + _CELL_H + 2),
+                (left + xs[t - 1] + widths[t - 1] / 2, rows_y[2] - 2),
+                cls,
+            )
     for row, note in enumerate(notes):
         _svg.add_text(root, _MARGIN, notes_top + row * _LINE + 13, note, "m")
     return _svg.to_string(root)
