@@ -32,7 +32,8 @@ def run_on_ranks(
 
     Each rank is a forked process with one CPU thread, joined in a gloo process group through
     a file in a fresh temporary folder (no port to collide with), with the environment
-    ``torchrun`` sets (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``LOCAL_WORLD_SIZE``). Forking
+    ``torchrun`` sets (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``LOCAL_WORLD_SIZE``,
+    ``OMP_NUM_THREADS=1``). Forking
     lets ``fn`` be any function, even one defined in a notebook; it needs Linux or macOS.
 
     Args:
@@ -80,7 +81,7 @@ def _rank_main(rank: int, fn: Callable[..., Any], world_size: int, args: tuple,
     # parent's OpenMP thread pool.
     torch.set_num_threads(1)
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
-                      LOCAL_WORLD_SIZE=str(world_size))
+                      LOCAL_WORLD_SIZE=str(world_size), OMP_NUM_THREADS="1")
     dist.init_process_group(
         "gloo", init_method=f"file://{folder}/store", rank=rank, world_size=world_size,
         timeout=datetime.timedelta(seconds=timeout),
