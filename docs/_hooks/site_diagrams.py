@@ -15,6 +15,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from lmloss.diagrams import pad_pairs_svg, pad_svg, sft_batch_svg, shift_svg
+from lmloss.diagrams.parallel import shard_targets_svg
 
 # "I love beautiful flower . <eos>" in the toy vocabulary of pad-basics and loss.
 SEED_TOKENS = ("I", "love", "beautiful", "flower", ".", "<eos>")
@@ -58,6 +59,7 @@ DIAGRAMS: dict[str, Callable[[str], str]] = {
     "shift": lambda lang: shift_svg(SEED_TOKENS, SEED_IDS, lang=lang),
     # SFT (sft.md): the short example padded by lmloss.sft.collate; prompt, response, padding.
     "sft-labels": lambda lang: sft_batch_svg(SFT_EXAMPLES, SFT_VOCAB, "<eos>", row=1, lang=lang),
+    "parallel-shards": lambda lang: shard_targets_svg(range(10, 18), 2, lang=lang),  # parallel.md
 }
 
 
