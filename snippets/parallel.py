@@ -63,27 +63,32 @@ def head():
     return torch.nn.Linear(H, V, bias=False, dtype=torch.float64)
 
 
-def ddp_grad(rank, world_size, scale):
-    model = DDP(head())  # backward averages the gradients over the ranks
+SCALES = ("local mean", "sum / global count", "sum / global count * world")
+
+
+def ddp_grads(rank, world_size):
+    grads = []
     my_labels = labels[rank]
-    local_sum = F.cross_entropy(model(hidden[rank]),
-                                shift_labels(my_labels), reduction="sum")
-    if scale == "local mean":
-        loss = local_sum / count_loss_tokens(my_labels)
-    elif scale == "sum / global count":
-        loss = local_sum / global_num_items(my_labels)
-    else:  # what the Trainer does: times the number of processes
-        loss = local_sum / global_num_items(my_labels) * world_size
-    loss.backward()
-    return model.module.weight.grad
+    targets = shift_labels(my_labels)
+    for scale in SCALES:
+        model = DDP(head())  # averages the gradients over the ranks
+        local_sum = F.cross_entropy(model(hidden[rank]), targets,
+                                    reduction="sum")
+        if scale == "local mean":
+            loss = local_sum / count_loss_tokens(my_labels)
+        elif scale == "sum / global count":
+            loss = local_sum / global_num_items(my_labels)
+        else:  # what the Trainer does: times the number of processes
+            loss = local_sum / global_num_items(my_labels) * world_size
+        loss.backward()
+        grads.append(model.module.weight.grad)
+    return grads
 
 
 one = head()
 causal_lm_loss(one(hidden), labels).backward()
 print(f"{'one process':30} grad norm {one.weight.grad.norm():.6f}")
-for scale in ("local mean", "sum / global count",
-              "sum / global count * world"):
-    grad = run_on_ranks(ddp_grad, 2, scale)[0]
+for scale, grad in zip(SCALES, run_on_ranks(ddp_grads, 2)[0]):
     same = torch.allclose(grad, one.weight.grad)
     print(f"{scale:30} grad norm {grad.norm():.6f}  equal: {same}")
 # --8<-- [end:dp_grad]
@@ -113,27 +118,29 @@ seq_logits = torch.randn(1, 8, V)  # float32, as ForCausalLMLoss computes
 seq_labels = torch.tensor([[3, 5, 7, 2, 9, 4, 1, 6]])
 
 
-def context_parallel(rank, world_size, balanced):
-    def mine(t):
-        return shard_sequence(t, world_size, rank, dim=1,
-                              load_balanced=balanced)
-    my_logits = mine(seq_logits)
-    my_targets = mine(shift_labels(seq_labels))  # shift before sharding
-    count = (my_targets != -100).sum()
-    dist.all_reduce(count)
-    right = ForCausalLMLoss(my_logits, None, V, shift_labels=my_targets,
-                            num_items_in_batch=count)
-    dist.all_reduce(right)  # each rank gave its sum / global count
-    wrong = ForCausalLMLoss(my_logits, mine(seq_labels), V)
-    dist.all_reduce(wrong)  # shifted after sharding, mean of means
-    return right.item(), wrong.item() / world_size
+def context_parallel(rank, world_size):
+    losses = []
+    for balanced in (False, True):
+        def mine(t):
+            return shard_sequence(t, world_size, rank, dim=1,
+                                  load_balanced=balanced)
+        my_logits = mine(seq_logits)
+        my_targets = mine(shift_labels(seq_labels))  # shift before sharding
+        count = (my_targets != -100).sum()
+        dist.all_reduce(count)
+        right = ForCausalLMLoss(my_logits, None, V, shift_labels=my_targets,
+                                num_items_in_batch=count)
+        dist.all_reduce(right)  # each rank gave its sum / global count
+        wrong = ForCausalLMLoss(my_logits, mine(seq_labels), V)
+        dist.all_reduce(wrong)  # shifted after sharding, mean of means
+        losses.append((right.item(), wrong.item() / world_size))
+    return losses
 
 
 single = causal_lm_loss(seq_logits, seq_labels)
 print(f"one process             {single:.5f}")
-for balanced in (False, True):
-    right, wrong = run_on_ranks(context_parallel, 2, balanced)[0]
-    name = "load-balanced" if balanced else "contiguous   "
+for name, (right, wrong) in zip(("contiguous   ", "load-balanced"),
+                                run_on_ranks(context_parallel, 2)[0]):
     print(f"{name} shift first {right:.5f}  shard first {wrong:.5f}")
 # --8<-- [end:cp_loss]
 

@@ -115,7 +115,7 @@ def shard_targets_svg(
     Example:
         >>> import xml.etree.ElementTree as ET
         >>> svg = shard_targets_svg(range(10, 18), 2)
-        >>> kinds = [g.get("data-kind") for g in ET.fromstring(svg).iter("g")]
+        >>> kinds = [el.get("data-kind") for el in ET.fromstring(svg).iter()]
         >>> {kind: kinds.count(kind) for kind in ("ok", "lost", "wrong", "end")}
         {'ok': 11, 'lost': 2, 'wrong': 1, 'end': 2}
     """
