@@ -17,7 +17,7 @@ from snippet_sections import OUTPUTS
 from torch.multiprocessing import ProcessRaisedException
 
 from lmloss import shift_labels
-from lmloss.diagrams.parallel import shard_targets, shard_targets_svg
+from lmloss.diagrams.parallel import shard_targets_svg
 from lmloss.parallel import global_num_items, shard_sequence, vocab_parallel_cross_entropy
 from lmloss.ranks import run_on_ranks
 
@@ -266,16 +266,21 @@ def test_run_on_ranks_checks_its_arguments(args, error):
 # ---------------------------------------------------------------- the diagram
 
 
-def test_diagram_draws_the_shards_the_page_prints():
-    """The page's cp_shards output and the diagram come from the same real shards."""
+def test_site_diagram_draws_the_shards_the_page_prints():
+    """The page's cp_shards output and the site's diagram show the same real shards."""
+    from site_diagrams import DIAGRAMS
+
     printed = (OUTPUTS / "parallel" / "cp_shards.txt").read_text(encoding="utf-8")
     rows = re.findall(r"rank (\d): positions (\[.*?\])  targets (\[.*?\])  "
                       r"shifted after sharding (\[.*?\])", printed)
+    cells = re.findall(r'data-layout="(\w+)" data-rank="(\d)" data-position="(\d+)" '
+                       r'data-target="(-?\d+)" data-local="(-?\d+)"',
+                       DIAGRAMS["parallel-shards"]("en"))
     drawn = []
-    for balanced in (False, True):
-        for rank, cells in enumerate(shard_targets(range(10, 18), 2, load_balanced=balanced)):
-            positions, _, right, local = (list(column) for column in zip(*cells, strict=True))
-            drawn.append((str(rank), str(positions), str(right), str(local)))
+    for layout in ("contiguous", "balanced"):
+        for rank in ("0", "1"):
+            mine = [c[2:] for c in cells if c[:2] == (layout, rank)]
+            drawn.append((rank, *(str([int(c[k]) for c in mine]) for k in range(3))))
     assert rows == drawn
 
 
