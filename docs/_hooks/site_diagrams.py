@@ -28,6 +28,7 @@ from mkdocs.structure.pages import Page
 
 sys.path.insert(0, str(Path(__file__).parent))
 from snippet_source import SNIPPETS, read_sections  # noqa: E402
+from lmloss.diagrams.parallel import shard_targets_svg  # noqa: E402
 
 from lmloss.diagrams import pad_pairs_svg, pad_svg, sft_batch_svg, shift_svg  # noqa: E402
 
@@ -35,7 +36,7 @@ Variables = Mapping[str, Any]
 
 
 @cache
-def _run(stem: str, section: str, mtime: float) -> dict[str, Any]:
+def _run(stem: str, section: str, alone: bool, mtime: float) -> dict[str, Any]:
     path = SNIPPETS / f"{stem}.py"
     sections = read_sections(path)
     names = [s.name for s in sections]
@@ -45,15 +46,20 @@ def _run(stem: str, section: str, mtime: float) -> dict[str, Any]:
     random.seed(0)
     namespace: dict[str, Any] = {"__name__": "__snippet__"}
     with contextlib.redirect_stdout(io.StringIO()):
-        for code in sections[: names.index(section) + 1]:
+        last = names.index(section)
+        for code in sections[last : last + 1] if alone else sections[: last + 1]:
             exec(code.compiled(path), namespace)
     return namespace
 
 
-def snippet_variables(stem: str, section: str) -> Variables:
-    """The variables of ``snippets/<stem>.py`` after running it up to ``section`` (cached)."""
+def snippet_variables(stem: str, section: str, *, alone: bool = False) -> Variables:
+    """The variables of ``snippets/<stem>.py`` after running it up to ``section`` (cached).
+
+    ``alone`` runs that section only, for one that needs nothing before it and follows
+    sections too slow to run at every build (the parallel page launches processes).
+    """
     path = SNIPPETS / f"{stem}.py"
-    return _run(stem, section, path.stat().st_mtime)
+    return _run(stem, section, alone, path.stat().st_mtime)
 
 
 class Diagram:
@@ -63,11 +69,15 @@ class Diagram:
     which ``dataclass`` needs.)
     """
 
-    def __init__(self, snippet: str, section: str, draw: Callable[[Variables, str], str]):
-        self.snippet, self.section, self.draw = snippet, section, draw
+    def __init__(
+        self, snippet: str, section: str, draw: Callable[[Variables, str], str], *,
+        alone: bool = False,
+    ):
+        self.snippet, self.section, self.draw, self.alone = snippet, section, draw, alone
 
     def __call__(self, lang: str) -> str:
-        return self.draw(snippet_variables(self.snippet, self.section), lang)
+        variables = snippet_variables(self.snippet, self.section, alone=self.alone)
+        return self.draw(variables, lang)
 
 
 def _pad(tensor: str, pad: str, mode: str = "constant", *, values: bool = False,
@@ -139,6 +149,10 @@ DIAGRAMS: dict[str, Diagram] = {
                      lambda v, lang: shift_svg(v["tokens"], v["input_ids"][0], lang=lang)),
     # sft: the short example padded by lmloss.sft.collate; prompt, response, padding.
     "sft-labels": Diagram("sft", "collate", _sft_labels),
+    # parallel: which targets each rank keeps when it shifts its own shard.
+    "parallel-shards": Diagram(
+        "parallel", "cp_shards", alone=True,
+        draw=lambda v, lang: shard_targets_svg(v["ids"], v["world_size"], lang=lang)),
 }
 
 

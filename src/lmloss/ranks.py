@@ -1,0 +1,93 @@
+"""Run a function on several ranks of a real ``torch.distributed`` group, on this machine's CPU.
+
+The multi-process examples and tests of the site use :func:`run_on_ranks`: it forks one process
+per rank, joins them in a gloo process group (what NCCL is to GPUs, gloo is to CPUs) and
+returns what each rank returned. Training scripts are started with ``torchrun`` instead; the
+code each rank runs is the same.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from lmloss._checks import check_int
+
+__all__ = ["run_on_ranks"]
+
+
+def run_on_ranks(
+    fn: Callable[..., Any], world_size: int, *args: Any, timeout: float = 60.0
+) -> list[Any]:
+    """Call ``fn(rank, world_size, *args)`` on ``world_size`` ranks; return their results.
+
+    Each rank is a forked process with one CPU thread, joined in a gloo process group through
+    a file in a fresh temporary folder (no port to collide with), with the environment
+    ``torchrun`` sets (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``LOCAL_WORLD_SIZE``,
+    ``OMP_NUM_THREADS=1``). Forking
+    lets ``fn`` be any function, even one defined in a notebook; it needs Linux or macOS.
+
+    Args:
+        fn: The code of one rank. Its return value is sent back with ``torch.save``.
+        world_size: The number of ranks, at least 1.
+        *args: Passed on to ``fn`` after ``rank`` and ``world_size``.
+        timeout: Seconds all ranks together may take; also the timeout of each collective.
+
+    Returns:
+        The return values of ranks ``0 .. world_size - 1``, in rank order.
+
+    Raises:
+        TypeError: If ``world_size`` is not an int.
+        ValueError: If ``world_size < 1`` or ``timeout`` is not positive.
+        torch.multiprocessing.ProcessRaisedException: If a rank raised; the other ranks are
+            stopped, and the message holds the rank's traceback.
+        TimeoutError: If the ranks are still running after ``timeout`` seconds; they are
+            killed, so a rank waiting forever for another cannot hang the caller.
+    """
+    check_int("world_size", world_size)
+    if world_size < 1:
+        raise ValueError(f"world_size must be at least 1, got {world_size}")
+    if not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    with tempfile.TemporaryDirectory(prefix="lmloss-ranks-") as folder:
+        context = mp.start_processes(
+            _rank_main, args=(fn, world_size, args, folder, timeout),
+            nprocs=world_size, join=False, start_method="fork",
+        )
+        deadline = time.monotonic() + timeout
+        while not context.join(timeout=max(0.0, min(1.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                for process in context.processes:
+                    process.kill()
+                    process.join()
+                raise TimeoutError(f"{world_size} ranks still running after {timeout} s; "
+                                   "killed them")
+        return [torch.load(Path(folder) / f"{rank}.pt", weights_only=False)
+                for rank in range(world_size)]
+
+
+def _rank_main(rank: int, fn: Callable[..., Any], world_size: int, args: tuple,
+               folder: str, timeout: float) -> None:
+    # One thread per rank: the ranks share the CPU, and a forked child must not reuse the
+    # parent's OpenMP thread pool.
+    torch.set_num_threads(1)
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
+                      LOCAL_WORLD_SIZE=str(world_size), OMP_NUM_THREADS="1")
+    dist.init_process_group(
+        "gloo", init_method=f"file://{folder}/store", rank=rank, world_size=world_size,
+        timeout=datetime.timedelta(seconds=timeout),
+    )
+    try:
+        result = fn(rank, world_size, *args)
+        torch.save(result, Path(folder) / f"{rank}.pt")
+    finally:
+        dist.destroy_process_group()

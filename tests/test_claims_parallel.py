@@ -1,0 +1,123 @@
+"""The claims of the chapter "The loss across processes" (docs/*/parallel.md).
+
+Each test is named after the claim it checks, against torch 2.13 and transformers 5.24 as
+installed, on real gloo ranks started by ``run_on_ranks`` (bounded in time).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from snippet_sections import OUTPUTS
+from torch.distributed.device_mesh import init_device_mesh
+from torch.distributed.tensor import Shard, distribute_tensor
+from torch.distributed.tensor.experimental import context_parallel
+from torch.distributed.tensor.parallel import loss_parallel
+from torch.nn.parallel import DistributedDataParallel
+from transformers import Trainer, TrainingArguments
+from transformers.loss.loss_utils import ForCausalLMLoss
+
+from lmloss.parallel import shard_sequence
+from lmloss.ranks import run_on_ranks
+
+TIMEOUT = 60.0
+
+
+def _torch_shards(rank, world_size, length):
+    mesh = init_device_mesh("cpu", (world_size,))
+    full = torch.arange(length).view(1, length)
+    balanced = full.clone()
+    with context_parallel(mesh, buffers=[balanced], buffer_seq_dims=[1]):
+        torch_balanced = balanced.clone()  # sharded in place inside the context
+    torch_contiguous = distribute_tensor(full, mesh, [Shard(1)]).to_local()
+    return (torch_balanced, shard_sequence(full, world_size, rank, load_balanced=True),
+            torch_contiguous, shard_sequence(full, world_size, rank))
+
+
+@pytest.mark.parametrize("world_size", [2, 3])
+def test_claim_load_balanced_shards_are_torch_context_parallel_head_tail_order(world_size):
+    """Also: contiguous shards are DTensor's Shard on the sequence dimension."""
+    for rank, (torch_lb, ours_lb, torch_c, ours_c) in enumerate(
+            run_on_ranks(_torch_shards, world_size, 4 * world_size, timeout=TIMEOUT)):
+        assert torch.equal(torch_lb, ours_lb), (rank, torch_lb, ours_lb)
+        assert torch.equal(torch_c, ours_c), (rank, torch_c, ours_c)
+        assert not torch.equal(ours_lb, ours_c)  # the two orders really differ
+
+
+def _loss_parallel(rank, world_size):
+    torch.manual_seed(0)
+    full = torch.randn(6, 10, dtype=torch.float64)
+    target = torch.tensor([1, 9, -100, 3, 0, 5])
+    mesh = init_device_mesh("cpu", (world_size,))
+    logits = distribute_tensor(full, mesh, [Shard(1)]).requires_grad_()
+    with loss_parallel():
+        loss = F.cross_entropy(logits, target)
+        loss.backward()
+    reference = full.clone().requires_grad_()
+    F.cross_entropy(reference, target).backward()
+    return (loss.full_tensor().detach(), F.cross_entropy(full, target),
+            logits.grad.full_tensor(), reference.grad)
+
+
+def test_claim_loss_parallel_runs_on_gloo_cpu_and_equals_cross_entropy_with_ignore_index():
+    for loss, want, grad, want_grad in run_on_ranks(_loss_parallel, 2, timeout=TIMEOUT):
+        torch.testing.assert_close(loss, want, rtol=0, atol=1e-12)
+        torch.testing.assert_close(grad, want_grad, rtol=0, atol=1e-12)
+
+
+def _ddp_grads(rank, world_size):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2, bias=False, dtype=torch.float64)
+    x = torch.full((1, 3), float(rank + 1), dtype=torch.float64)
+    local = torch.nn.Linear(3, 2, bias=False, dtype=torch.float64)
+    local.load_state_dict(model.state_dict())
+    local(x).sum().backward()
+    mine = local.weight.grad.clone()
+    dist.all_reduce(mine)
+    ddp = DistributedDataParallel(model)  # kept alive: its reducer syncs in backward
+    ddp(x).sum().backward()
+    return model.weight.grad, mine / world_size
+
+
+def test_claim_ddp_averages_the_gradients_over_the_ranks():
+    for ddp, mean in run_on_ranks(_ddp_grads, 2, timeout=TIMEOUT):
+        torch.testing.assert_close(ddp, mean, rtol=0, atol=1e-15)
+
+
+def test_claim_ForCausalLMLoss_does_not_shift_labels_given_as_shift_labels():
+    torch.manual_seed(0)
+    logits, targets = torch.randn(1, 4, 6), torch.tensor([[2, -100, 5, 1]])
+    got = ForCausalLMLoss(logits, None, 6, shift_labels=targets)
+    torch.testing.assert_close(got, F.cross_entropy(logits[0], targets[0]))
+    # With num_items_in_batch it returns sum / count, a rank's share of the global mean.
+    share = ForCausalLMLoss(logits, None, 6, shift_labels=targets, num_items_in_batch=10)
+    torch.testing.assert_close(share, F.cross_entropy(logits[0], targets[0], reduction="sum") / 10)
+
+
+def test_claim_Trainer_sums_num_items_over_ranks_and_multiplies_the_loss_by_processes():
+    """The code path average_tokens_across_devices=True takes in transformers 5.24."""
+    count = inspect.getsource(Trainer._get_num_items_in_batch)
+    assert 'batch["labels"][..., 1:]' in count  # counted after the shift
+    assert "self.accelerator.gather(num_items_in_batch.to(device)).sum()" in count
+    scale = inspect.getsource(Trainer.compute_loss)
+    assert "loss_scale = self.accelerator.num_processes" in scale and "loss *= loss_scale" in scale
+    assert TrainingArguments(output_dir="unused").average_tokens_across_devices is True
+
+
+def test_claim_Trainer_on_two_gloo_processes_reproduces_one_process_only_with_the_option():
+    """The page's real Trainer runs (section trainer), as recorded and re-checked by
+    test_snippets: 2 processes with the option on print the loss and grad norm of 1 process;
+    with it off, both differ."""
+    printed = (OUTPUTS / "parallel" / "trainer.txt").read_text(encoding="utf-8")
+    runs = re.findall(r"(\d) process\(es\), average_tokens_across_devices=(\w+) *: "
+                      r"loss ([\d.]+)  grad_norm ([\d.]+)", printed)
+    assert [(n, option) for n, option, _, _ in runs] == [("1", "True"), ("2", "True"),
+                                                         ("2", "False")]
+    (_, _, *one), (_, _, *on), (_, _, *off) = runs
+    assert on == one
+    assert off[0] != one[0] and off[1] != one[1]
