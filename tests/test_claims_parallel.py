@@ -13,7 +13,6 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from snippet_sections import OUTPUTS
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.tensor import Shard, distribute_tensor
 from torch.distributed.tensor.experimental import context_parallel
@@ -24,6 +23,7 @@ from transformers.loss.loss_utils import ForCausalLMLoss
 
 from lmloss.parallel import shard_sequence
 from lmloss.ranks import run_on_ranks
+from snippet_sections import OUTPUTS
 
 TIMEOUT = 60.0
 
@@ -35,15 +35,20 @@ def _torch_shards(rank, world_size, length):
     with context_parallel(mesh, buffers=[balanced], buffer_seq_dims=[1]):
         torch_balanced = balanced.clone()  # sharded in place inside the context
     torch_contiguous = distribute_tensor(full, mesh, [Shard(1)]).to_local()
-    return (torch_balanced, shard_sequence(full, world_size, rank, load_balanced=True),
-            torch_contiguous, shard_sequence(full, world_size, rank))
+    return (
+        torch_balanced,
+        shard_sequence(full, world_size, rank, load_balanced=True),
+        torch_contiguous,
+        shard_sequence(full, world_size, rank),
+    )
 
 
 @pytest.mark.parametrize("world_size", [2, 3])
 def test_claim_load_balanced_shards_are_torch_context_parallel_head_tail_order(world_size):
     """Also: contiguous shards are DTensor's Shard on the sequence dimension."""
     for rank, (torch_lb, ours_lb, torch_c, ours_c) in enumerate(
-            run_on_ranks(_torch_shards, world_size, 4 * world_size, timeout=TIMEOUT)):
+        run_on_ranks(_torch_shards, world_size, 4 * world_size, timeout=TIMEOUT)
+    ):
         assert torch.equal(torch_lb, ours_lb), (rank, torch_lb, ours_lb)
         assert torch.equal(torch_c, ours_c), (rank, torch_c, ours_c)
         assert not torch.equal(ours_lb, ours_c)  # the two orders really differ
@@ -60,8 +65,12 @@ def _loss_parallel(rank, world_size):
         loss.backward()
     reference = full.clone().requires_grad_()
     F.cross_entropy(reference, target).backward()
-    return (loss.full_tensor().detach(), F.cross_entropy(full, target),
-            logits.grad.full_tensor(), reference.grad)
+    return (
+        loss.full_tensor().detach(),
+        F.cross_entropy(full, target),
+        logits.grad.full_tensor(),
+        reference.grad,
+    )
 
 
 def test_claim_loss_parallel_runs_on_gloo_cpu_and_equals_cross_entropy_with_ignore_index():
@@ -114,10 +123,16 @@ def test_claim_Trainer_on_two_gloo_processes_reproduces_one_process_only_with_th
     test_snippets: 2 processes with the option on print the loss and grad norm of 1 process;
     with it off, both differ."""
     printed = (OUTPUTS / "parallel" / "trainer.txt").read_text(encoding="utf-8")
-    runs = re.findall(r"(\d) process\(es\), average_tokens_across_devices=(\w+) *: "
-                      r"loss ([\d.]+)  grad_norm ([\d.]+)", printed)
-    assert [(n, option) for n, option, _, _ in runs] == [("1", "True"), ("2", "True"),
-                                                         ("2", "False")]
+    runs = re.findall(
+        r"(\d) process\(es\), average_tokens_across_devices=(\w+) *: "
+        r"loss ([\d.]+)  grad_norm ([\d.]+)",
+        printed,
+    )
+    assert [(n, option) for n, option, _, _ in runs] == [
+        ("1", "True"),
+        ("2", "True"),
+        ("2", "False"),
+    ]
     (_, _, *one), (_, _, *on), (_, _, *off) = runs
     assert on == one
     assert off[0] != one[0] and off[1] != one[1]

@@ -13,13 +13,13 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from snippet_sections import OUTPUTS
 from torch.multiprocessing import ProcessRaisedException
 
 from lmloss import shift_labels
 from lmloss.diagrams.parallel import shard_targets_svg
 from lmloss.parallel import global_num_items, shard_sequence, vocab_parallel_cross_entropy
 from lmloss.ranks import run_on_ranks
+from snippet_sections import OUTPUTS
 
 TIMEOUT = 60.0
 
@@ -30,8 +30,10 @@ TIMEOUT = 60.0
 @pytest.mark.parametrize("load_balanced", [False, True])
 def test_shards_of_all_ranks_hold_every_position_once(world_size, load_balanced):
     positions = torch.arange(2 * world_size * 3)
-    shards = [shard_sequence(positions, world_size, r, load_balanced=load_balanced)
-              for r in range(world_size)]
+    shards = [
+        shard_sequence(positions, world_size, r, load_balanced=load_balanced)
+        for r in range(world_size)
+    ]
     assert sorted(torch.cat(shards).tolist()) == positions.tolist()
     assert {len(s) for s in shards} == {len(positions) // world_size}
 
@@ -53,19 +55,44 @@ def test_shard_sequence_cuts_the_given_dim_and_returns_a_copy():
     assert logits.sum() > 0
 
 
-@pytest.mark.parametrize(("call", "error", "match"), [
-    (lambda: shard_sequence(torch.arange(10), 4, 0), ValueError,
-     r"divisible by world_size = 4, got 10"),
-    (lambda: shard_sequence(torch.arange(8), 3, 0, load_balanced=True), ValueError,
-     r"divisible by 2 \* world_size = 6, got 8"),
-    (lambda: shard_sequence(torch.arange(8), 2, 2), ValueError, r"rank must be in \[0, 2\).*got 2"),
-    (lambda: shard_sequence(torch.arange(8), 2, -1), ValueError, r"rank must be in"),
-    (lambda: shard_sequence(torch.arange(8), 0, 0), ValueError, r"world_size must be at least 1"),
-    (lambda: shard_sequence(torch.arange(8), 2, 0, dim=1), ValueError, r"dim must be in \[-1, 1\)"),
-    (lambda: shard_sequence([1, 2], 1, 0), TypeError, r"tensor must be a torch.Tensor, got list"),
-    (lambda: shard_sequence(torch.arange(8), 2.0, 0), TypeError, r"world_size must be an int"),
-    (lambda: shard_sequence(torch.arange(8), 2, True), TypeError, r"rank must be an int"),
-])
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (
+            lambda: shard_sequence(torch.arange(10), 4, 0),
+            ValueError,
+            r"divisible by world_size = 4, got 10",
+        ),
+        (
+            lambda: shard_sequence(torch.arange(8), 3, 0, load_balanced=True),
+            ValueError,
+            r"divisible by 2 \* world_size = 6, got 8",
+        ),
+        (
+            lambda: shard_sequence(torch.arange(8), 2, 2),
+            ValueError,
+            r"rank must be in \[0, 2\).*got 2",
+        ),
+        (lambda: shard_sequence(torch.arange(8), 2, -1), ValueError, r"rank must be in"),
+        (
+            lambda: shard_sequence(torch.arange(8), 0, 0),
+            ValueError,
+            r"world_size must be at least 1",
+        ),
+        (
+            lambda: shard_sequence(torch.arange(8), 2, 0, dim=1),
+            ValueError,
+            r"dim must be in \[-1, 1\)",
+        ),
+        (
+            lambda: shard_sequence([1, 2], 1, 0),
+            TypeError,
+            r"tensor must be a torch.Tensor, got list",
+        ),
+        (lambda: shard_sequence(torch.arange(8), 2.0, 0), TypeError, r"world_size must be an int"),
+        (lambda: shard_sequence(torch.arange(8), 2, True), TypeError, r"rank must be an int"),
+    ],
+)
 def test_shard_sequence_errors_name_the_argument(call, error, match):
     with pytest.raises(error, match=match):
         call()
@@ -108,19 +135,36 @@ def test_vocab_parallel_bfloat16_is_reduced_in_float32_and_returned_in_bfloat16(
     torch.testing.assert_close(got.float(), want, rtol=1e-2, atol=0)
 
 
-@pytest.mark.parametrize(("kwargs", "error", "match"), [
-    (dict(target=torch.tensor([0, 7])), ValueError,
-     r"target must be in \[0, 7\).*got 7 at row 1"),
-    (dict(target=torch.tensor([0, -5])), ValueError, r"got -5 at row 1"),
-    (dict(vocab_start=3), ValueError, r"vocab_start must be 0 in a single process, got 3"),
-    (dict(vocab_start=0.0), TypeError, r"vocab_start must be an int"),
-    (dict(reduction="avg"), ValueError, r"reduction must be one of .*got 'avg'"),
-    (dict(target=torch.tensor([0.0, 1.0])), TypeError, r"target must be an integer.*float32"),
-    (dict(target=torch.tensor([0, 1, 2])), ValueError, r"target must have shape \(N,\) = \(2,\)"),
-    (dict(local_logits=torch.ones(2, 7, dtype=torch.long)), TypeError,
-     r"local_logits must be a floating-point torch.Tensor, got torch.int64"),
-    (dict(local_logits=torch.ones(1, 2, 7)), ValueError, r"local_logits must have shape \(N, V_local\)"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (
+            dict(target=torch.tensor([0, 7])),
+            ValueError,
+            r"target must be in \[0, 7\).*got 7 at row 1",
+        ),
+        (dict(target=torch.tensor([0, -5])), ValueError, r"got -5 at row 1"),
+        (dict(vocab_start=3), ValueError, r"vocab_start must be 0 in a single process, got 3"),
+        (dict(vocab_start=0.0), TypeError, r"vocab_start must be an int"),
+        (dict(reduction="avg"), ValueError, r"reduction must be one of .*got 'avg'"),
+        (dict(target=torch.tensor([0.0, 1.0])), TypeError, r"target must be an integer.*float32"),
+        (
+            dict(target=torch.tensor([0, 1, 2])),
+            ValueError,
+            r"target must have shape \(N,\) = \(2,\)",
+        ),
+        (
+            dict(local_logits=torch.ones(2, 7, dtype=torch.long)),
+            TypeError,
+            r"local_logits must be a floating-point torch.Tensor, got torch.int64",
+        ),
+        (
+            dict(local_logits=torch.ones(1, 2, 7)),
+            ValueError,
+            r"local_logits must have shape \(N, V_local\)",
+        ),
+    ],
+)
 def test_vocab_parallel_errors_name_the_argument(kwargs, error, match):
     args = dict(local_logits=torch.zeros(2, 7), target=torch.tensor([0, 1]), vocab_start=0)
     args.update(kwargs)
@@ -175,26 +219,33 @@ def test_vocab_parallel_backward_needs_no_communication():
 def _bad_shards(rank, world_size, starts, rows):
     logits = torch.zeros(rows[rank], 4)
     try:
-        vocab_parallel_cross_entropy(logits, torch.zeros(rows[rank], dtype=torch.long),
-                                     vocab_start=starts[rank])
+        vocab_parallel_cross_entropy(
+            logits, torch.zeros(rows[rank], dtype=torch.long), vocab_start=starts[rank]
+        )
     except ValueError as error:
         return str(error)
     return "no error"
 
 
-@pytest.mark.parametrize(("starts", "rows", "match"), [
-    ((0, 0, 8), (2, 2, 2), r"tile \[0, V\).*\[\(0, 4\), \(0, 4\), \(8, 4\)\]"),
-    ((0, 5, 8), (2, 2, 2), r"without gap or overlap"),
-    ((0, 4, 8), (2, 3, 2), r"same N rows.*\[2, 3, 2\]"),
-])
+@pytest.mark.parametrize(
+    ("starts", "rows", "match"),
+    [
+        ((0, 0, 8), (2, 2, 2), r"tile \[0, V\).*\[\(0, 4\), \(0, 4\), \(8, 4\)\]"),
+        ((0, 5, 8), (2, 2, 2), r"without gap or overlap"),
+        ((0, 4, 8), (2, 3, 2), r"same N rows.*\[2, 3, 2\]"),
+    ],
+)
 def test_vocab_shards_that_do_not_add_up_fail_on_every_rank(starts, rows, match):
     messages = run_on_ranks(_bad_shards, 3, starts, rows, timeout=TIMEOUT)
     assert all(re.search(match, m) for m in messages), messages
 
 
 def _counts(rank, world_size):
-    labels = [torch.tensor([[1, 2, 3, 4]]), torch.tensor([[-100, -100, 5, 6]]),
-              torch.tensor([[7, -100, -100, -100], [8, 9, 10, 11]])][rank]
+    labels = [
+        torch.tensor([[1, 2, 3, 4]]),
+        torch.tensor([[-100, -100, 5, 6]]),
+        torch.tensor([[7, -100, -100, -100], [8, 9, 10, 11]]),
+    ][rank]
     return global_num_items(labels)
 
 
@@ -204,8 +255,9 @@ def test_global_num_items_sums_the_shifted_counts_over_three_ranks():
 
 def _data_parallel_loss(rank, world_size, logits, labels):
     rows = shard_sequence(torch.arange(labels.shape[0]), world_size, rank, dim=0)
-    local = F.cross_entropy(logits[rows].flatten(0, 1), shift_labels(labels[rows]).flatten(),
-                            reduction="sum") / global_num_items(labels[rows])
+    local = F.cross_entropy(
+        logits[rows].flatten(0, 1), shift_labels(labels[rows]).flatten(), reduction="sum"
+    ) / global_num_items(labels[rows])
     dist.all_reduce(local)
     return local
 
@@ -252,8 +304,7 @@ def test_run_on_ranks_returns_each_rank_result_in_rank_order():
     assert run_on_ranks(_identity, 3, "x", timeout=TIMEOUT) == [("x", r, 3, r, 3) for r in range(3)]
 
 
-@pytest.mark.parametrize(("args", "error"), [((2.0,), TypeError), ((0,), ValueError),
-                                             ((2, ), None)])
+@pytest.mark.parametrize(("args", "error"), [((2.0,), TypeError), ((0,), ValueError), ((2,), None)])
 def test_run_on_ranks_checks_its_arguments(args, error):
     if error is None:
         with pytest.raises(ValueError, match="timeout must be a positive"):
@@ -271,11 +322,16 @@ def test_site_diagram_draws_the_shards_the_page_prints():
     from site_diagrams import DIAGRAMS
 
     printed = (OUTPUTS / "parallel" / "cp_shards.txt").read_text(encoding="utf-8")
-    rows = re.findall(r"rank (\d): positions (\[.*?\])  targets (\[.*?\])  "
-                      r"shifted after sharding (\[.*?\])", printed)
-    cells = re.findall(r'data-layout="(\w+)" data-rank="(\d)" data-position="(\d+)" '
-                       r'data-target="(-?\d+)" data-local="(-?\d+)"',
-                       DIAGRAMS["parallel-shards"]("en"))
+    rows = re.findall(
+        r"rank (\d): positions (\[.*?\])  targets (\[.*?\])  "
+        r"shifted after sharding (\[.*?\])",
+        printed,
+    )
+    cells = re.findall(
+        r'data-layout="(\w+)" data-rank="(\d)" data-position="(\d+)" '
+        r'data-target="(-?\d+)" data-local="(-?\d+)"',
+        DIAGRAMS["parallel-shards"]("en"),
+    )
     drawn = []
     for layout in ("contiguous", "balanced"):
         for rank in ("0", "1"):
@@ -286,8 +342,11 @@ def test_site_diagram_draws_the_shards_the_page_prints():
 
 def test_diagram_marks_lost_and_wrong_targets():
     svg = shard_targets_svg(range(10, 18), 2, lang="zh")
-    cells = re.findall(r'data-kind="(\w+)" data-layout="(\w+)" data-rank="(\d)" '
-                       r'data-position="(\d)"', svg)
+    cells = re.findall(
+        r'data-kind="(\w+)" data-layout="(\w+)" data-rank="(\d)" '
+        r'data-position="(\d)"',
+        svg,
+    )
     kinds = {(layout, int(p)): kind for kind, layout, _, p in cells}
     assert kinds[("contiguous", 3)] == "lost" and kinds[("balanced", 5)] == "lost"
     assert [p for (layout, p), k in kinds.items() if k == "wrong"] == [1]

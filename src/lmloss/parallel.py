@@ -78,11 +78,14 @@ def shard_sequence(
     if world_size < 1:
         raise ValueError(f"world_size must be at least 1, got {world_size}")
     if not 0 <= rank < world_size:
-        raise ValueError(f"rank must be in [0, {world_size}) for world_size={world_size}, "
-                         f"got {rank}")
+        raise ValueError(
+            f"rank must be in [0, {world_size}) for world_size={world_size}, got {rank}"
+        )
     if not -tensor.ndim <= dim < tensor.ndim or tensor.ndim == 0:
-        raise ValueError(f"dim must be in [{-tensor.ndim}, {tensor.ndim}) for a tensor of "
-                         f"shape {tuple(tensor.shape)}, got {dim}")
+        raise ValueError(
+            f"dim must be in [{-tensor.ndim}, {tensor.ndim}) for a tensor of "
+            f"shape {tuple(tensor.shape)}, got {dim}"
+        )
     chunks = 2 * world_size if load_balanced else world_size
     length = tensor.shape[dim]
     if length % chunks:
@@ -189,8 +192,7 @@ def vocab_parallel_cross_entropy(
         >>> torch.allclose(loss, F.cross_entropy(logits, target))
         True
     """
-    vocab = _checked_vocab_shards(local_logits, target, vocab_start, group, ignore_index,
-                                  reduction)
+    vocab = _checked_vocab_shards(local_logits, target, vocab_start, group, ignore_index, reduction)
     bad = (target != ignore_index) & ((target < 0) | (target >= vocab))
     if bool(bad.any()):
         row = int(bad.nonzero()[0, 0])
@@ -213,20 +215,29 @@ def _checked_vocab_shards(
 ) -> int:
     """Check the arguments; return the full vocabulary size ``V``, found with one all-reduce."""
     if not isinstance(local_logits, torch.Tensor) or not local_logits.is_floating_point():
-        got = local_logits.dtype if isinstance(local_logits, torch.Tensor) else type(
-            local_logits).__name__
+        got = (
+            local_logits.dtype
+            if isinstance(local_logits, torch.Tensor)
+            else type(local_logits).__name__
+        )
         raise TypeError(f"local_logits must be a floating-point torch.Tensor, got {got}")
     if local_logits.ndim != 2:
-        raise ValueError(f"local_logits must have shape (N, V_local), got "
-                         f"{tuple(local_logits.shape)}")
-    if not isinstance(target, torch.Tensor) or target.is_floating_point() or target.dtype in (
-            torch.bool, torch.complex64, torch.complex128):
+        raise ValueError(
+            f"local_logits must have shape (N, V_local), got {tuple(local_logits.shape)}"
+        )
+    if (
+        not isinstance(target, torch.Tensor)
+        or target.is_floating_point()
+        or target.dtype in (torch.bool, torch.complex64, torch.complex128)
+    ):
         got = target.dtype if isinstance(target, torch.Tensor) else type(target).__name__
         raise TypeError(f"target must be an integer torch.Tensor, got {got}")
     if tuple(target.shape) != (local_logits.shape[0],):
-        raise ValueError(f"target must have shape (N,) = ({local_logits.shape[0]},) for "
-                         f"local_logits of shape {tuple(local_logits.shape)}, got "
-                         f"{tuple(target.shape)}")
+        raise ValueError(
+            f"target must have shape (N,) = ({local_logits.shape[0]},) for "
+            f"local_logits of shape {tuple(local_logits.shape)}, got "
+            f"{tuple(target.shape)}"
+        )
     check_int("vocab_start", vocab_start)
     check_int("ignore_index", ignore_index)
     if reduction not in _REDUCTIONS:
@@ -251,8 +262,10 @@ def _checked_vocab_shards(
             )
         end = start + size
     if len({n for _, _, n in shards}) != 1:
-        raise ValueError(f"every rank must hold the same N rows of local_logits, got "
-                         f"{[n for _, _, n in table.tolist()]} by rank")
+        raise ValueError(
+            f"every rank must hold the same N rows of local_logits, got "
+            f"{[n for _, _, n in table.tolist()]} by rank"
+        )
     return end
 
 

@@ -60,8 +60,11 @@ def run_on_ranks(
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     with tempfile.TemporaryDirectory(prefix="lmloss-ranks-") as folder:
         context = mp.start_processes(
-            _rank_main, args=(fn, world_size, args, folder, timeout),
-            nprocs=world_size, join=False, start_method="fork",
+            _rank_main,
+            args=(fn, world_size, args, folder, timeout),
+            nprocs=world_size,
+            join=False,
+            start_method="fork",
         )
         deadline = time.monotonic() + timeout
         while not context.join(timeout=max(0.0, min(1.0, deadline - time.monotonic()))):
@@ -69,21 +72,33 @@ def run_on_ranks(
                 for process in context.processes:
                     process.kill()
                     process.join()
-                raise TimeoutError(f"{world_size} ranks still running after {timeout} s; "
-                                   "killed them")
-        return [torch.load(Path(folder) / f"{rank}.pt", weights_only=False)
-                for rank in range(world_size)]
+                raise TimeoutError(
+                    f"{world_size} ranks still running after {timeout} s; killed them"
+                )
+        return [
+            torch.load(Path(folder) / f"{rank}.pt", weights_only=False)
+            for rank in range(world_size)
+        ]
 
 
-def _rank_main(rank: int, fn: Callable[..., Any], world_size: int, args: tuple,
-               folder: str, timeout: float) -> None:
+def _rank_main(
+    rank: int, fn: Callable[..., Any], world_size: int, args: tuple, folder: str, timeout: float
+) -> None:
     # One thread per rank: the ranks share the CPU, and a forked child must not reuse the
     # parent's OpenMP thread pool.
     torch.set_num_threads(1)
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
-                      LOCAL_WORLD_SIZE=str(world_size), OMP_NUM_THREADS="1")
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world_size),
+        LOCAL_WORLD_SIZE=str(world_size),
+        OMP_NUM_THREADS="1",
+    )
     dist.init_process_group(
-        "gloo", init_method=f"file://{folder}/store", rank=rank, world_size=world_size,
+        "gloo",
+        init_method=f"file://{folder}/store",
+        rank=rank,
+        world_size=world_size,
         timeout=datetime.timedelta(seconds=timeout),
     )
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -29,7 +30,7 @@ _FILL = {
     "end": ("#ffffff", "#9ca3af"),
 }
 
-_TEXT = {
+_TEXT: dict[str, dict[str, Any]] = {
     "en": {
         "title": "A sequence of {T} tokens over {W} ranks: the labels shifted inside each shard",
         "layouts": ("contiguous shards", "load-balanced (head-tail) shards"),
@@ -74,8 +75,10 @@ def shard_targets(
     right = shift_labels(tokens)
     ranks = []
     for rank in range(world_size):
-        def mine(t: torch.Tensor) -> list[int]:
+
+        def mine(t: torch.Tensor, rank: int = rank) -> list[int]:
             return shard_sequence(t, world_size, rank, load_balanced=load_balanced).tolist()
+
         local = shift_labels(torch.tensor(mine(tokens))).tolist()
         ranks.append(list(zip(mine(positions), mine(tokens), mine(right), local, strict=True)))
     return ranks
@@ -122,14 +125,16 @@ def shard_targets_svg(
     check_lang(lang)
     tokens = torch.as_tensor(list(ids) if not torch.is_tensor(ids) else ids).flatten()
     if not 1 <= tokens.numel() <= MAX_POSITIONS:
-        raise ValueError(f"ids must have 1 to {MAX_POSITIONS} tokens to be drawn, got "
-                         f"{tokens.numel()}")
+        raise ValueError(
+            f"ids must have 1 to {MAX_POSITIONS} tokens to be drawn, got {tokens.numel()}"
+        )
     layouts = [shard_targets(tokens, world_size, load_balanced=b) for b in (False, True)]
     return _draw(layouts, tokens.numel(), world_size, lang)
 
 
-def _draw(layouts: list[list[list[tuple[int, int, int, int]]]], count: int,
-          world_size: int, lang: str) -> str:
+def _draw(
+    layouts: list[list[list[tuple[int, int, int, int]]]], count: int, world_size: int, lang: str
+) -> str:
     text = _TEXT[lang]
     size = _svg.TEXT_SIZE
     per_rank = count // world_size
@@ -145,8 +150,10 @@ def _draw(layouts: list[list[list[tuple[int, int, int, int]]]], count: int,
 
     kinds = [[_kind(r, loc) for rank in ranks for _, _, r, loc in rank] for ranks in layouts]
     desc = text["desc"].format(
-        lost_c=kinds[0].count("lost"), wrong_c=kinds[0].count("wrong"),
-        lost_b=kinds[1].count("lost"), wrong_b=kinds[1].count("wrong"),
+        lost_c=kinds[0].count("lost"),
+        wrong_c=kinds[0].count("wrong"),
+        lost_b=kinds[1].count("lost"),
+        wrong_b=kinds[1].count("wrong"),
         n=count - 1,
     )
     rules = [
@@ -155,8 +162,10 @@ def _draw(layouts: list[list[list[tuple[int, int, int, int]]]], count: int,
         (".x", f"fill:{_FILL['wrong'][1]};font-size:11px;font-weight:600"),
         (".lost rect", "stroke-dasharray:4 3"),
         (".end rect", "stroke-dasharray:2 3"),
-    ] + [(f".{kind} rect", f"fill:{fill};stroke:{edge};stroke-width:1.5")
-         for kind, (fill, edge) in _FILL.items()]
+    ] + [
+        (f".{kind} rect", f"fill:{fill};stroke:{edge};stroke-width:1.5")
+        for kind, (fill, edge) in _FILL.items()
+    ]
     uid = "shards-" + _svg.digest(tuple(map(tuple, layouts[0][0])), count, world_size, lang)
     root = _svg.new_svg(width, height, lang=lang, uid=uid, title=title, desc=desc, rules=rules)
     _svg.add_text(root, _MARGIN, _MARGIN + 16, title, "h")
@@ -169,28 +178,45 @@ def _draw(layouts: list[list[list[tuple[int, int, int, int]]]], count: int,
             for k, (position, token, right, local) in enumerate(cells):
                 kind = _kind(right, local)
                 x = _MARGIN + head_w + k * (_CELL_W + _GAP)
-                group = _svg.sub(root, "g", {
-                    "class": kind, "data-kind": kind, "data-layout": ("contiguous",
-                                                                      "balanced")[panel],
-                    "data-rank": str(rank), "data-position": str(position),
-                    "data-target": str(right), "data-local": str(local)})
+                group = _svg.sub(
+                    root,
+                    "g",
+                    {
+                        "class": kind,
+                        "data-kind": kind,
+                        "data-layout": ("contiguous", "balanced")[panel],
+                        "data-rank": str(rank),
+                        "data-position": str(position),
+                        "data-target": str(right),
+                        "data-local": str(local),
+                    },
+                )
                 _svg.sub(group, "title", {}, text["cell"].format(p=position, i=token))
-                _svg.sub(group, "rect", {"x": x, "y": y, "width": _CELL_W, "height": _CELL_H,
-                                         "rx": 4})
+                _svg.sub(
+                    group, "rect", {"x": x, "y": y, "width": _CELL_W, "height": _CELL_H, "rx": 4}
+                )
                 middle = x + _CELL_W / 2
                 _svg.add_text(group, middle, y + 16, str(token), "v", "middle")
                 _svg.add_text(group, middle, y + 33, f"→{local}", "n", "middle")
                 if kind == "wrong":
                     _svg.add_text(group, middle, y + _CELL_H + 12, f"≠{right}", "x", "middle")
                 else:
-                    _svg.add_text(group, middle, y + _CELL_H + 12, f"t={position}", "n",
-                                  "middle")
+                    _svg.add_text(group, middle, y + _CELL_H + 12, f"t={position}", "n", "middle")
     legend_y = height - _MARGIN - 6
     x = _MARGIN
     for kind, label in legend:
-        _svg.sub(root, "rect", {"x": x, "y": legend_y - 11, "width": 14,
-                                "height": 14, "rx": 3, "style": "fill:{};stroke:{}".format(
-                                    *_FILL[kind])})
+        _svg.sub(
+            root,
+            "rect",
+            {
+                "x": x,
+                "y": legend_y - 11,
+                "width": 14,
+                "height": 14,
+                "rx": 3,
+                "style": "fill:{};stroke:{}".format(*_FILL[kind]),
+            },
+        )
         _svg.add_text(root, x + 20, legend_y, label, "m")
         x += _svg.text_width(label, size) + 40
     return _svg.to_string(root)
