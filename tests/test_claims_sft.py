@@ -224,7 +224,7 @@ def test_claim_TRL_swaps_in_its_training_template_for_the_templates_it_knows(pag
     assert swapped == getattr(chat_template_utils, f"{name}_training_chat_template")
 
 
-@pytest.mark.parametrize("name", ["llama3_1", "llama3_2"])
+@pytest.mark.parametrize("name", ["llama3_1", "llama3_2", "gemma4", "gemma4_v5"])
 def test_claim_TRL_raises_ValueError_for_templates_it_does_not_know_such_as_llama3_1(page, name):
     tokenizer = page["qwen"]
     tokenizer.chat_template = getattr(chat_template_utils, f"{name}_chat_template")
