@@ -372,7 +372,17 @@ def test_claim_padding_free_batches_give_the_separate_loss_with_sdpa_and_eager_w
 
 
 @torch.no_grad()
-def test_claim_sdpa_ignores_cu_seq_lens_and_reads_the_documents_from_position_ids(model):
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_claim_sdpa_and_eager_ignore_cu_seq_lens_and_read_the_documents_from_position_ids(
+        model, attention):
+    model.set_attn_implementation(attention)
+    try:
+        _loss_ignores_cu_seq_lens(model)
+    finally:
+        model.set_attn_implementation("sdpa")
+
+
+def _loss_ignores_cu_seq_lens(model):
     docs = _documents((5, 3, 7), seed=3)
     free = TRLCollator(pad_token_id=0, padding_free=True)([{"input_ids": d} for d in docs])
     boundaries = {k: free[k] for k in ("cu_seq_lens_q", "cu_seq_lens_k", "max_length_q",
