@@ -418,6 +418,22 @@ def test_claim_a_micro_batch_with_no_target_gives_zero_only_when_others_have_tar
     assert torch.isnan(model(**masked, use_cache=False, num_items_in_batch=0).loss)
 
 
+def test_claim_SFTTrainer_gives_0_not_nan_for_a_step_with_no_target(page):
+    """The model's own loss is 0/0 there; TRL divides by the count clamped to at least 1."""
+    no_target = Dataset.from_list([{"input_ids": [5, 6, 7, 8], "labels": [IGNORE] * 4}] * 2)
+    args = SFTConfig(**page["QUIET"], max_steps=1, per_device_train_batch_size=2, max_length=None)
+    trainer = page["RecordingTrainer"](model=page["tiny_llama"](len(page["qwen"])), args=args,
+                                       processing_class=page["qwen"], train_dataset=no_target)
+    trainer.train()
+    assert int(trainer.batch["num_items_in_batch"]) == 0
+    assert trainer.logs["train_loss"] == 0.0
+    batch = {k: trainer.batch[k] for k in ("input_ids", "attention_mask", "labels")}
+    with torch.no_grad():
+        assert torch.isnan(trainer.model(**batch).loss)
+        assert torch.isnan(trainer.model(**batch, num_items_in_batch=0).loss)
+        assert trainer.compute_loss(trainer.model, dict(batch), num_items_in_batch=0) == 0
+
+
 def test_claim_average_tokens_across_devices_sums_the_count_over_processes_and_scales_the_loss(
         tmp_path, monkeypatch):
     assert {f.name: f.default for f in dataclasses.fields(TrainingArguments)}[
