@@ -278,7 +278,7 @@ def test_claim_TRL_swaps_in_its_training_template_for_the_templates_it_knows(pag
     assert swapped == getattr(chat_template_utils, f"{name}_training_chat_template")
 
 
-@pytest.mark.parametrize("name", ["llama3_1", "llama3_2"])
+@pytest.mark.parametrize("name", ["llama3_1", "llama3_2", "gemma4", "gemma4_v5"])
 def test_claim_TRL_raises_ValueError_for_templates_it_does_not_know_such_as_llama3_1(page, name):
     tokenizer = page["qwen"]
     tokenizer.chat_template = getattr(chat_template_utils, f"{name}_chat_template")
@@ -452,7 +452,17 @@ def test_claim_padding_free_batches_give_the_separate_loss_with_sdpa_and_eager_w
 
 
 @torch.no_grad()
-def test_claim_sdpa_ignores_cu_seq_lens_and_reads_the_documents_from_position_ids(model):
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_claim_sdpa_and_eager_ignore_cu_seq_lens_and_read_the_documents_from_position_ids(
+        model, attention):
+    model.set_attn_implementation(attention)
+    try:
+        _loss_ignores_cu_seq_lens(model)
+    finally:
+        model.set_attn_implementation("sdpa")
+
+
+def _loss_ignores_cu_seq_lens(model):
     docs = _documents((5, 3, 7), seed=3)
     free = TRLCollator(pad_token_id=0, padding_free=True)([{"input_ids": d} for d in docs])
     boundaries = {
@@ -488,6 +498,22 @@ def test_claim_a_micro_batch_with_no_target_gives_zero_only_when_others_have_tar
     assert torch.isnan(model(**masked, use_cache=False).loss)
     assert model(**masked, use_cache=False, num_items_in_batch=15).loss == 0
     assert torch.isnan(model(**masked, use_cache=False, num_items_in_batch=0).loss)
+
+
+def test_claim_SFTTrainer_gives_0_not_nan_for_a_step_with_no_target(page):
+    """The model's own loss is 0/0 there; TRL divides by the count clamped to at least 1."""
+    no_target = Dataset.from_list([{"input_ids": [5, 6, 7, 8], "labels": [IGNORE] * 4}] * 2)
+    args = SFTConfig(**page["QUIET"], max_steps=1, per_device_train_batch_size=2, max_length=None)
+    trainer = page["RecordingTrainer"](model=page["tiny_llama"](len(page["qwen"])), args=args,
+                                       processing_class=page["qwen"], train_dataset=no_target)
+    trainer.train()
+    assert int(trainer.batch["num_items_in_batch"]) == 0
+    assert trainer.logs["train_loss"] == 0.0
+    batch = {k: trainer.batch[k] for k in ("input_ids", "attention_mask", "labels")}
+    with torch.no_grad():
+        assert torch.isnan(trainer.model(**batch).loss)
+        assert torch.isnan(trainer.model(**batch, num_items_in_batch=0).loss)
+        assert trainer.compute_loss(trainer.model, dict(batch), num_items_in_batch=0) == 0
 
 
 def test_claim_average_tokens_across_devices_sums_the_count_over_processes_and_scales_the_loss(
