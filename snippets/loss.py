@@ -108,6 +108,7 @@ from transformers.loss.loss_utils import ForCausalLMLoss
 mean = F.cross_entropy(flat_logits, flat_labels)
 total = F.cross_entropy(flat_logits, flat_labels, reduction="sum")
 n = (flat_labels != IGNORE_INDEX).sum()
+print("targets per row:", (batch[..., 1:] != IGNORE_INDEX).sum(1).tolist())
 print(f"counted: {n.item()}, mean: {mean.item():.6f}, "
       f"sum / counted: {(total / n).item():.6f}")
 
@@ -150,6 +151,7 @@ viewed = batch_logits.float().view(-1, V).data_ptr()
 print("5.24 views them:", viewed == batch_logits.data_ptr())
 
 B, T, V_LLAMA3 = 8, 4096, 128_256
+print(f"B = {B}, T = {T}, V = {V_LLAMA3:,}")
 print(f"bf16 logits         : {B * T * V_LLAMA3 * 2 / 1e9:.2f} GB")
 print(f"float32 upcast      : {B * T * V_LLAMA3 * 4 / 1e9:.2f} GB")
 print(f"4.48's sliced copy  : {B * (T - 1) * V_LLAMA3 * 4 / 1e9:.2f} GB")
@@ -255,6 +257,8 @@ with torch.no_grad():
     out = model(input_ids=ids, labels=tiny_labels)
 theirs = ForCausalLMLoss(out.logits, tiny_labels, vocab_size=128)
 ours = causal_lm_loss(out.logits, tiny_labels)
+print(f"vocab {config.vocab_size}, hidden {config.hidden_size}, "
+      f"layers {config.num_hidden_layers}")
 print(f"model(...).loss : {out.loss.item():.8f}")
 print(f"ForCausalLMLoss : {theirs.item():.8f}")
 print(f"causal_lm_loss  : {ours.item():.8f}")
@@ -278,10 +282,11 @@ print("   counted:", (ex_shifted != -100).sum().item(),
       "| label 7 at t =", ex_shifted[0].tolist().index(7))
 # 2. Two micro-batches: 6 targets at 2.0 each, 2 targets at 6.0 each.
 per_token = [torch.full((6,), 2.0), torch.full((2,), 6.0)]
-step = sum(x.sum() for x in per_token) / sum(len(x) for x in per_token)
+total = sum(x.sum() for x in per_token)
+count = sum(len(x) for x in per_token)
 mean_of_means = sum(x.mean() for x in per_token) / 2
-print(f"2. num_items_in_batch: {step:.1f}, "
-      f"mean of means: {mean_of_means:.1f}")
+print(f"2. sum {total:.1f} / {count} targets = {total / count:.1f}")
+print(f"   mean of means: {mean_of_means:.1f}")
 # 3. V = 151,936, B = 4, T = 2048, bf16 logits.
 B, T, V_BIG = 4, 2048, 151_936
 print(f"3. bf16: {B * T * V_BIG * 2 / 1e9:.2f} GB, "
