@@ -29,21 +29,28 @@ nll = [
 print("per position:", [round(x, 4) for x in nll])
 print(f"mean by hand   : {sum(nll) / len(nll):.4f}")
 library = F.cross_entropy(logits.view(-1, V), shifted.view(-1))
+print("V =", V)
 print(f"F.cross_entropy: {library.item():.4f}")
 # --8<-- [end:by_hand]
 
 # --8<-- [start:source]
 import inspect
 
+import transformers
 from transformers.loss import loss_utils
 
+print("transformers", transformers.__version__)
 print(inspect.getsource(loss_utils.fixed_cross_entropy))
 print(inspect.getsource(loss_utils.ForCausalLMLoss), end="")
 # --8<-- [end:source]
 
 # --8<-- [start:upcast]
+import math
+
 # bfloat16 keeps 8 significant bits: near 10, the steps are 1/16 wide.
 ten = torch.tensor(10.0, dtype=torch.bfloat16)
+eps = torch.finfo(torch.bfloat16).eps  # the step after 1.0: 2 ** -7
+print("significant bits:", 1 - int(math.log2(eps)))
 print("next bf16 number after 10:", torch.nextafter(ten, ten + 1).item())
 print(ten + 0.03)
 
@@ -285,11 +292,13 @@ per_token = [torch.full((6,), 2.0), torch.full((2,), 6.0)]
 total = sum(x.sum() for x in per_token)
 count = sum(len(x) for x in per_token)
 mean_of_means = sum(x.mean() for x in per_token) / 2
-print(f"2. sum {total:.1f} / {count} targets = {total / count:.1f}")
+print("2. losses:", [x.tolist() for x in per_token])
+print(f"   sum {total:.1f} / {count} targets = {total / count:.1f}")
 print(f"   mean of means: {mean_of_means:.1f}")
 # 3. V = 151,936, B = 4, T = 2048, bf16 logits.
 B, T, V_BIG = 4, 2048, 151_936
-print(f"3. bf16: {B * T * V_BIG * 2 / 1e9:.2f} GB, "
+print(f"3. B, T, V = {B}, {T}, {V_BIG:,}")
+print(f"   bf16: {B * T * V_BIG * 2 / 1e9:.2f} GB, "
       f"float32 copy: {B * T * V_BIG * 4 / 1e9:.2f} GB")
 # 4. Two pretraining rows of 6 tokens, no -100 anywhere.
 rows = torch.ones(2, 6, dtype=torch.long)
