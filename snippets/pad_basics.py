@@ -1,4 +1,4 @@
-# Code of the page "F.pad basics" (docs/*/pad-basics.md); each section is shown on the page.
+# Code of the page "F.pad basics" (docs/*/pad-basics.md).
 # --8<-- [start:setup]
 import torch
 import torch.nn.functional as F
@@ -7,25 +7,28 @@ IGNORE_INDEX = -100  # the label value the loss skips
 
 a = torch.zeros(1, 2, 2)
 print(a)
-print(a.shape)
+print(tuple(a.shape))
 # --8<-- [end:setup]
 
 # --8<-- [start:pad2]
-pad2 = F.pad(a, (1, 1), value=IGNORE_INDEX)  # last dim: 1 left, 1 right
+pad = (1, 1)  # last dim: 1 left, 1 right
+pad2 = F.pad(a, pad, value=IGNORE_INDEX)
 print(pad2)
-print(pad2.shape)  # (1, 2, 2 + 1 + 1)
+print(tuple(pad2.shape))  # (1, 2, 2 + 1 + 1)
 # --8<-- [end:pad2]
 
 # --8<-- [start:pad4]
-pad4 = F.pad(a, (1, 1, 0, 1), value=IGNORE_INDEX)  # then dim -2: 0 top, 1 bottom
+pad = (1, 1, 0, 1)  # then dim -2: 0 on top, 1 at the bottom
+pad4 = F.pad(a, pad, value=IGNORE_INDEX)
 print(pad4)
-print(pad4.shape)  # (1, 2 + 0 + 1, 4)
+print(tuple(pad4.shape))  # (1, 2 + 0 + 1, 4)
 # --8<-- [end:pad4]
 
 # --8<-- [start:pad6]
-pad6 = F.pad(a, (1, 1, 0, 1, 1, 0), value=IGNORE_INDEX)  # then dim -3: 1 front, 0 back
+pad = (1, 1, 0, 1, 1, 0)  # then dim -3: 1 in front, 0 behind
+pad6 = F.pad(a, pad, value=IGNORE_INDEX)
 print(pad6)
-print(pad6.shape)  # (1 + 1 + 0, 3, 4)
+print(tuple(pad6.shape))  # (1 + 1 + 0, 3, 4)
 # --8<-- [end:pad6]
 
 # --8<-- [start:pad_shape]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
+
 from snippet_sections import ROOT, expand_include, reset_global_state
 
 # Admonitions (!!! / ??? / ???+) and content tabs (===) indent their body by four spaces;
@@ -114,7 +115,11 @@ def built_site(tmp_path_factory) -> BuiltSite:
     }
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(root)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import torch
+
 from snippet_source import OUTPUTS, ROOT, SNIPPETS, Section, output_path, read_sections
 
 __all__ = ["OUTPUTS", "ROOT", "SNIPPETS", "Section", "output_path", "read_sections"]

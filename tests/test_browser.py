@@ -19,8 +19,13 @@ import pytest
 CHROMIUM = shutil.which("chromium")
 # Without these, Chromium's background connections fail by the dozen on a closed network.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 DOCS_ZH = Path(__file__).resolve().parents[1] / "docs" / "zh"
 
@@ -49,7 +54,9 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server(built_site):
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=built_site.root))
+    httpd = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=built_site.root)
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_port}"
@@ -81,8 +88,14 @@ def page(browser, server):
     tab.on("pageerror", lambda e: tab.problems.append(f"page error: {e}"))
     tab.on("requestfailed", lambda r: tab.problems.append(f"failed: {r.url}"))
     tab.on("response", lambda r: r.status >= 400 and tab.problems.append(f"{r.status}: {r.url}"))
-    tab.on("request", lambda r: r.url.startswith(("http:", "https:")) and not r.url.startswith(server)
-           and tab.problems.append(f"third-party request: {r.url}"))
+    tab.on(
+        "request",
+        lambda r: (
+            r.url.startswith(("http:", "https:"))
+            and not r.url.startswith(server)
+            and tab.problems.append(f"third-party request: {r.url}")
+        ),
+    )
     yield tab
     context.close()
 
@@ -144,13 +157,19 @@ def test_diagrams_render_in_both_schemes_and_screenshots_are_kept(browser, serve
     context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     tab.goto(server + url)  # returns after the load event: every image has loaded
-    assert tab.evaluate("document.body.getAttribute('data-md-color-scheme')") == ("slate" if scheme == "dark" else "default")
+    assert tab.evaluate("document.body.getAttribute('data-md-color-scheme')") == (
+        "slate" if scheme == "dark" else "default"
+    )
     sizes = tab.locator("article img[src$='.svg']").evaluate_all(
         "imgs => imgs.map(i => [i.getAttribute('src'), i.naturalWidth, i.naturalHeight, i.clientWidth, i.clientHeight])"
     )
     assert all(min(size[1:]) > 0 for size in sizes), sizes
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    name = ("en-" if url.startswith("/en/") else "zh-") + (url.removeprefix("/en").strip("/").replace("/", "-") or "home") + f"-{scheme}.png"
+    name = (
+        ("en-" if url.startswith("/en/") else "zh-")
+        + (url.removeprefix("/en").strip("/").replace("/", "-") or "home")
+        + f"-{scheme}.png"
+    )
     tab.screenshot(path=str(ARTIFACTS / name), full_page=True)
     context.close()
 
@@ -199,6 +218,8 @@ def test_a_phone_sized_viewport_has_no_horizontal_page_scroll(browser, server, u
     context = browser.new_context(viewport={"width": 375, "height": 740}, color_scheme="dark")
     tab = context.new_page()
     tab.goto(server + url)
-    overflow = tab.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    overflow = tab.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
     assert overflow <= 0, f"{url} scrolls sideways by {overflow}px at 375px"
     context.close()

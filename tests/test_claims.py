@@ -41,7 +41,9 @@ def test_claim_ForCausalLMLoss_equals_cross_entropy_on_pad_then_slice_labels():
     logits, labels = _batch()
     vocab = logits.shape[-1]
     shifted = F.pad(labels, (0, 1), value=IGNORE_INDEX)[..., 1:]
-    expected = F.cross_entropy(logits.reshape(-1, vocab), shifted.reshape(-1), ignore_index=IGNORE_INDEX)
+    expected = F.cross_entropy(
+        logits.reshape(-1, vocab), shifted.reshape(-1), ignore_index=IGNORE_INDEX
+    )
     actual = ForCausalLMLoss(logits, labels, vocab_size=vocab)
     torch.testing.assert_close(actual, expected, rtol=0, atol=0)
 
@@ -60,6 +62,8 @@ def test_claim_cross_entropy_skips_ignore_index_positions():
     logits, labels = _batch()
     vocab = logits.shape[-1]
     kept = labels != IGNORE_INDEX
-    with_ignored = F.cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1), ignore_index=IGNORE_INDEX)
+    with_ignored = F.cross_entropy(
+        logits.reshape(-1, vocab), labels.reshape(-1), ignore_index=IGNORE_INDEX
+    )
     only_kept = F.cross_entropy(logits[kept], labels[kept])
     torch.testing.assert_close(with_ignored, only_kept)

@@ -54,7 +54,9 @@ def test_claim_sliced_labels_are_contiguous_for_batch_1_and_not_for_batch_2():
 
 def test_claim_view_minus_1_fails_on_non_contiguous_labels():
     sliced = F.pad(torch.zeros(2, 6, dtype=torch.long), (0, 1), value=IGNORE)[..., 1:]
-    with pytest.raises(RuntimeError, match="view size is not compatible with input tensor's size and stride"):
+    with pytest.raises(
+        RuntimeError, match="view size is not compatible with input tensor's size and stride"
+    ):
         sliced.view(-1)
 
 
@@ -70,15 +72,18 @@ def test_claim_fixed_cross_entropy_sums_and_divides_by_num_items_in_batch():
     actual = ForCausalLMLoss(logits, labels, vocab_size=11, num_items_in_batch=7)
     torch.testing.assert_close(actual, total / 7)
     assert 'reduction = "sum" if num_items_in_batch is not None else "mean"' in inspect.getsource(
-        loss_utils.fixed_cross_entropy)
+        loss_utils.fixed_cross_entropy
+    )
 
 
 def test_claim_summing_micro_batch_losses_over_num_items_gives_the_full_batch_loss():
     logits, labels = _batch()
     full = ForCausalLMLoss(logits, labels, vocab_size=11)
     n = (labels[..., 1:] != IGNORE).sum()
-    summed = sum(ForCausalLMLoss(logits[i : i + 1], labels[i : i + 1], vocab_size=11, num_items_in_batch=n)
-                 for i in range(2))
+    summed = sum(
+        ForCausalLMLoss(logits[i : i + 1], labels[i : i + 1], vocab_size=11, num_items_in_batch=n)
+        for i in range(2)
+    )
     torch.testing.assert_close(summed, full)
     means = [ForCausalLMLoss(logits[i : i + 1], labels[i : i + 1], vocab_size=11) for i in range(2)]
     assert abs((means[0] + means[1]) / 2 - full) > 1e-3  # the pre-fix average differs

@@ -7,36 +7,51 @@ snippet's sections are run up to the one a test needs, so the test checks what t
 from __future__ import annotations
 
 import dataclasses
+import inspect
+from pathlib import Path
 
 import pytest
 import torch
-from snippet_sections import SNIPPETS, read_sections
-from transformers import DataCollatorForLanguageModeling, LlamaConfig, LlamaForCausalLM
-from trl import SFTConfig
+from datasets import Dataset
+from transformers import (
+    DataCollatorForLanguageModeling,
+    LlamaConfig,
+    LlamaForCausalLM,
+    Trainer,
+    TrainingArguments,
+)
+from trl import SFTConfig, SFTTrainer, chat_template_utils
 from trl.trainer.sft_trainer import DataCollatorForLanguageModeling as TRLCollator
 
 from lmloss import count_loss_tokens
 from lmloss.sft import collate, labels_from_mask, pack
+from snippet_sections import OUTPUTS, SNIPPETS, read_sections
 
 IGNORE = -100
+TEMPLATES = Path(chat_template_utils.__file__).parent / "chat_templates"
 
 
 @pytest.fixture(scope="module")
 def page():
-    """The namespace of snippets/sft.py run up to its chat example."""
+    """The namespace of snippets/sft.py, every section run in order."""
     namespace: dict[str, object] = {"__name__": "__snippet__"}
     for section in read_sections(SNIPPETS / "sft.py"):
         exec(section.compiled(SNIPPETS / "sft.py"), namespace)
-        if section.name == "chat_mask":
-            return namespace
-    raise AssertionError("snippets/sft.py has no section 'chat_mask'")
+    return namespace
 
 
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=4, attn_implementation="sdpa")
+    config = LlamaConfig(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        attn_implementation="sdpa",
+    )
     return LlamaForCausalLM(config).eval()
 
 
@@ -45,12 +60,25 @@ def _documents(lengths, seed=0):
     return [torch.randint(3, 128, (n,), generator=generator).tolist() for n in lengths]
 
 
-def test_claim_SFTConfig_has_the_four_masking_and_layout_fields_with_these_defaults():
+def test_claim_SFTConfig_has_the_masking_and_layout_fields_with_these_defaults():
     defaults = {f.name: f.default for f in dataclasses.fields(SFTConfig)}
-    assert {name: defaults[name] for name in ("completion_only_loss", "assistant_only_loss",
-                                              "padding_free", "packing", "packing_strategy")} == {
-        "completion_only_loss": None, "assistant_only_loss": False, "padding_free": False,
-        "packing": False, "packing_strategy": "bfd"}
+    assert {
+        name: defaults[name]
+        for name in (
+            "completion_only_loss",
+            "assistant_only_loss",
+            "padding_free",
+            "packing",
+            "packing_strategy",
+        )
+    } == {
+        "completion_only_loss": None,
+        "assistant_only_loss": False,
+        "padding_free": False,
+        "packing": False,
+        "packing_strategy": "bfd",
+    }
+    assert defaults["max_length"] == 1024
 
 
 def test_claim_DataCollatorForCompletionOnlyLM_is_gone_from_trl():
@@ -63,7 +91,8 @@ def test_claim_masking_every_pad_id_masks_the_real_eos_in_transformers_collator(
     tokenizer, eos = page["toy"], page["eos"]
     assert tokenizer.pad_token_id == tokenizer.eos_token_id == eos
     batch = DataCollatorForLanguageModeling(tokenizer, mlm=False)(
-        [{"input_ids": e["input_ids"]} for e in page["examples"]])
+        [{"input_ids": e["input_ids"]} for e in page["examples"]]
+    )
     assert int((batch["input_ids"] == eos).sum()) > 0
     assert int((batch["labels"] == eos).sum()) == 0
 
@@ -85,8 +114,14 @@ def test_claim_assistant_mask_trains_exactly_the_assistant_turns_and_their_end_o
             expected += tokenizer(message["content"], add_special_tokens=False)["input_ids"] + [end]
     assert [i for i, y in zip(ids, labels) if y != IGNORE] == expected
     # ... and each trained run starts right after an <|assistant|> header and ends on <|end|>.
-    starts = [t for t, y in enumerate(labels) if y != IGNORE and (t == 0 or labels[t - 1] == IGNORE)]
-    ends = [t for t, y in enumerate(labels) if y != IGNORE and (t + 1 == len(labels) or labels[t + 1] == IGNORE)]
+    starts = [
+        t for t, y in enumerate(labels) if y != IGNORE and (t == 0 or labels[t - 1] == IGNORE)
+    ]
+    ends = [
+        t
+        for t, y in enumerate(labels)
+        if y != IGNORE and (t + 1 == len(labels) or labels[t + 1] == IGNORE)
+    ]
     assert [ids[t - 1] for t in starts] == [header, header]
     assert [ids[t] for t in ends] == [end, end]
 
@@ -94,8 +129,13 @@ def test_claim_assistant_mask_trains_exactly_the_assistant_turns_and_their_end_o
 def test_claim_a_template_without_generation_only_gives_an_all_zero_mask(page):
     tokenizer, chat = page["tokenizer"], page["chat"]
     plain = page["TEMPLATE"].replace("{% generation %}", "").replace("{% endgeneration %}", "")
-    out = tokenizer.apply_chat_template(chat, chat_template=plain, tokenize=True, return_dict=True,
-                                        return_assistant_tokens_mask=True)
+    out = tokenizer.apply_chat_template(
+        chat,
+        chat_template=plain,
+        tokenize=True,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+    )
     assert out["input_ids"] == page["chat_ids"]
     assert set(out["assistant_masks"]) == {0}
     assert set(labels_from_mask(out["input_ids"], out["assistant_masks"]).tolist()) == {IGNORE}
@@ -111,16 +151,28 @@ def test_claim_TRL_padding_free_collator_packs_like_lmloss_pack():
 
 
 @torch.no_grad()
-def test_claim_packed_loss_equals_the_mean_over_separate_sequences_only_with_masking_and_positions(model):
+def test_claim_packed_loss_equals_the_mean_over_separate_sequences_only_with_masking_and_positions(
+    model,
+):
     docs = _documents((5, 3, 7), seed=3)
     losses = [model(torch.tensor([d]), labels=torch.tensor([d])).loss for d in docs]
-    separate = sum(loss * (len(d) - 1) for loss, d in zip(losses, docs)) / sum(len(d) - 1 for d in docs)
+    separate = sum(loss * (len(d) - 1) for loss, d in zip(losses, docs)) / sum(
+        len(d) - 1 for d in docs
+    )
     p = pack([{"input_ids": d} for d in docs])
-    packed = model(input_ids=p["input_ids"], position_ids=p["position_ids"], labels=p["labels"],
-                   use_cache=False).loss
+    packed = model(
+        input_ids=p["input_ids"],
+        position_ids=p["position_ids"],
+        labels=p["labels"],
+        use_cache=False,
+    ).loss
     torch.testing.assert_close(packed, separate, rtol=0, atol=2e-6)
-    unmasked = model(input_ids=p["input_ids"], position_ids=p["position_ids"], labels=p["input_ids"],
-                     use_cache=False).loss
+    unmasked = model(
+        input_ids=p["input_ids"],
+        position_ids=p["position_ids"],
+        labels=p["input_ids"],
+        use_cache=False,
+    ).loss
     no_positions = model(input_ids=p["input_ids"], labels=p["labels"], use_cache=False).loss
     assert abs(unmasked - separate) > 1e-3
     assert abs(no_positions - separate) > 1e-3
@@ -144,7 +196,12 @@ def _micro_batches():
     rows = []
     for prompt_len, response_len in [(3, 6), (0, 3), (2, 7)]:
         row = torch.randint(3, 128, (prompt_len + response_len,), generator=generator)
-        rows.append({"input_ids": row, "labels": labels_from_mask(row, [0] * prompt_len + [1] * response_len)})
+        rows.append(
+            {
+                "input_ids": row,
+                "labels": labels_from_mask(row, [0] * prompt_len + [1] * response_len),
+            }
+        )
     return rows, [collate([row], pad_token_id=0) for row in rows]
 
 
@@ -171,7 +228,9 @@ def test_claim_gradient_accumulation_with_num_items_in_batch_equals_the_full_bat
     model.zero_grad()
     with torch.no_grad():
         naive = sum(model(**mb, use_cache=False).loss for mb in micro) / len(micro)
-        miscounted = sum(model(**mb, use_cache=False, num_items_in_batch=total + 1).loss for mb in micro)
+        miscounted = sum(
+            model(**mb, use_cache=False, num_items_in_batch=total + 1).loss for mb in micro
+        )
     assert abs(naive - full) > 1e-4  # the mean of means, the pre-October-2024 bug
     # Counting the unshifted labels gives 16, one too many: the 2nd row's position 0.
     assert sum(int((mb["labels"] != IGNORE).sum()) for mb in micro) == total + 1
@@ -186,3 +245,310 @@ def test_claim_the_transformers_trainer_counts_num_items_in_batch_over_labels_fr
     source = inspect.getsource(Trainer._get_num_items_in_batch)
     assert 'batch["labels"][..., 1:]' in source
     assert "labels.ne(-100).sum()" in source
+
+
+def test_claim_the_transformers_collator_masks_labels_by_comparing_ids_with_the_pad_id():
+    source = inspect.getsource(DataCollatorForLanguageModeling.torch_call)
+    assert "labels[labels == self.tokenizer.pad_token_id] = -100" in source
+
+
+# --- chat templates: what TRL ships, swaps in and refuses ------------------------------------
+
+
+def test_claim_of_the_model_templates_TRL_ships_only_LFM2_5_ones_have_generation_markers():
+    base = [p for p in TEMPLATES.glob("*.jinja") if not p.stem.endswith("_training")]
+    marked = {p.stem for p in base if chat_template_utils.has_generation_markers(p.read_text())}
+    assert marked == {"lfm2_2_5", "lfm2_2_5_v2", "lfm2_2_5_vl"}
+    assert all(
+        chat_template_utils.has_generation_markers(p.read_text())
+        for p in TEMPLATES.glob("*_training.jinja")
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["llama3", "qwen2_5", "qwen3", "gemma", "gemma3", "deepseekv3", "phi3", "phi3_5"]
+)
+def test_claim_TRL_swaps_in_its_training_template_for_the_templates_it_knows(page, name):
+    tokenizer = page["qwen"]
+    tokenizer.chat_template = getattr(chat_template_utils, f"{name}_chat_template")
+    try:
+        swapped = chat_template_utils.get_training_chat_template(tokenizer)
+    finally:
+        tokenizer.chat_template = chat_template_utils.qwen2_5_chat_template
+    assert swapped == getattr(chat_template_utils, f"{name}_training_chat_template")
+
+
+@pytest.mark.parametrize("name", ["llama3_1", "llama3_2"])
+def test_claim_TRL_raises_ValueError_for_templates_it_does_not_know_such_as_llama3_1(page, name):
+    tokenizer = page["qwen"]
+    tokenizer.chat_template = getattr(chat_template_utils, f"{name}_chat_template")
+    try:
+        with pytest.raises(ValueError, match="not training-compatible"):
+            chat_template_utils.get_training_chat_template(tokenizer)
+    finally:
+        tokenizer.chat_template = chat_template_utils.qwen2_5_chat_template
+
+
+def test_claim_SFTTrainer_swaps_the_template_raises_ValueError_then_RuntimeError(page):
+    build, qwen, tokenizer = page["build"], page["qwen"], page["tokenizer"]
+    chats = page["chats"]
+    trainer = build(qwen, chats, assistant_only_loss=True)
+    assert trainer.chat_template == chat_template_utils.qwen2_5_training_chat_template
+    assert qwen.chat_template == chat_template_utils.qwen2_5_chat_template  # left as it was
+    plain = page["TEMPLATE"].replace("{% generation %}", "").replace("{% endgeneration %}", "")
+    tokenizer.chat_template = plain
+    try:
+        with pytest.raises(ValueError, match="not training-compatible"):
+            build(tokenizer, chats, assistant_only_loss=True)
+    finally:
+        tokenizer.chat_template = page["TEMPLATE"]
+    with pytest.raises(RuntimeError, match="at least one example has no assistant tokens"):
+        build(qwen, Dataset.from_list([{"messages": page["chat"][:1]}]), assistant_only_loss=True)
+    # A template with the markers is used as it is.
+    assert build(tokenizer, chats, assistant_only_loss=True).chat_template is None
+
+
+def test_claim_TRL_warns_when_the_end_of_turn_token_falls_outside_the_generation_block(page):
+    # The page's template on the byte-level tokenizer, whose words are no added tokens.
+    tokenizer = page["qwen"]
+    template = page["TEMPLATE"].replace("<|end|>", "<|im_end|>")
+    template = template.replace("<|user|>", "<|im_start|>").replace("<|assistant|>", "<|im_start|>")
+    outside = template.replace(" <|im_end|>{% endgeneration %}", "{% endgeneration %} <|im_end|>")
+    assert outside != template
+    assert chat_template_utils.is_chat_template_stop_token_trained(tokenizer, template)
+    assert not chat_template_utils.is_chat_template_stop_token_trained(tokenizer, outside)
+    assert "is_chat_template_stop_token_trained" in inspect.getsource(SFTTrainer.__init__)
+
+
+def test_claim_qwen_training_template_trains_the_reply_and_its_im_end(page):
+    ids, masks = page["qwen_chat"]["input_ids"], page["qwen_chat"]["assistant_masks"]
+    trained = page["qwen"].decode([i for i, m in zip(ids, masks) if m])
+    assert trained == "\n" + page["chat"][1]["content"] + "<|im_end|>\n"
+
+
+# --- one SFTTrainer step: the batch it trained on ----------------------------------------------
+
+
+def test_claim_one_SFTTrainer_step_trains_on_the_assistant_replies_with_use_cache_false(page):
+    batch = page["one_step"](page["qwen"], page["chats"], assistant_only_loss=True)
+    qwen = page["qwen"]
+    assert batch["use_cache"] is False
+    assert "attention_mask" in batch
+    kept = [qwen.decode(row[row != IGNORE]) for row in batch["labels"]]
+    assert kept == [
+        f"\n{m['content']}<|im_end|>\n" for m in page["chat"] if m["role"] == "assistant"
+    ]
+    assert int(batch["num_items_in_batch"]) == count_loss_tokens(batch["labels"])
+    # right padding: the shorter row ends with the pad token, with attention_mask 0
+    short = int(batch["attention_mask"].sum(1).argmin())
+    assert batch["attention_mask"][short, -1] == 0
+    assert batch["input_ids"][short, -1] == qwen.pad_token_id
+
+
+def test_claim_completion_only_loss_defaults_on_for_prompt_completion_and_TRL_appends_the_eos(page):
+    batch = page["one_step"](page["qwen"], page["pairs"])
+    kept = [page["qwen"].decode(row[row != IGNORE]) for row in batch["labels"]]
+    assert kept == [p["completion"] + "<|im_end|>" for p in page["pairs"]]
+    assert "common_prefix_length(prompt_ids, prompt_completion_ids)" in inspect.getsource(
+        SFTTrainer._prepare_dataset
+    )
+
+
+def test_claim_TRL_drops_fully_masked_examples_only_when_it_truncates(page):
+    build, qwen, tokenized = page["build"], page["qwen"], page["tokenized"]
+    assert len(build(qwen, tokenized).train_dataset) == 1  # max_length=1024 by default
+    assert len(build(qwen, tokenized, max_length=None).train_dataset) == 2
+    packed = build(qwen, tokenized, packing=True, max_length=64).train_dataset
+    assert sum(len(row) for row in packed["input_ids"]) == 8  # both examples are there
+
+
+def test_claim_SFTTrainer_pads_with_eos_when_the_tokenizer_has_no_pad_token(page):
+    qwen = page["qwen"]
+    saved = qwen.pad_token
+    qwen.pad_token = None
+    try:
+        trainer = page["build"](qwen, page["chats"])
+        assert trainer.data_collator.pad_token_id == qwen.eos_token_id
+    finally:
+        qwen.pad_token = saved
+
+
+@pytest.mark.parametrize(
+    ("strategy", "padding_free"), [("bfd", True), ("bfd_split", True), ("wrapped", False)]
+)
+def test_claim_packing_with_bfd_or_bfd_split_turns_on_padding_free(page, strategy, padding_free):
+    trainer = page["build"](
+        page["qwen"], page["chats"], packing=True, packing_strategy=strategy, max_length=64
+    )
+    assert trainer.padding_free is padding_free
+
+
+# --- use_cache, padding_free ---------------------------------------------------------------------
+
+
+def test_claim_the_trainer_sets_config_use_cache_from_training_arguments_default_false(tmp_path):
+    assert {f.name: f.default for f in dataclasses.fields(TrainingArguments)}["use_cache"] is False
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=16,
+            hidden_size=8,
+            intermediate_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+        )
+    )
+    assert model.config.use_cache is True
+    Trainer(
+        model=model,
+        args=TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True),
+    )
+    assert model.config.use_cache is False
+
+
+def test_claim_TRL_compute_loss_passes_use_cache_false():
+    assert 'inputs["use_cache"] = False' in inspect.getsource(SFTTrainer.compute_loss)
+
+
+@torch.no_grad()
+def test_claim_packed_attention_needs_no_attention_mask(model):
+    docs = _documents((5, 3, 7), seed=3)
+    p = pack([{"input_ids": d} for d in docs])
+    kwargs = dict(
+        input_ids=p["input_ids"],
+        position_ids=p["position_ids"],
+        labels=p["labels"],
+        use_cache=False,
+    )
+    without = model(**kwargs).loss
+    with_mask = model(**kwargs, attention_mask=torch.ones_like(p["input_ids"])).loss
+    assert abs(without - with_mask) > 1e-4
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_claim_padding_free_batches_give_the_separate_loss_with_sdpa_and_eager_without_cache(
+    model, attention
+):
+    docs = _documents((5, 3, 7), seed=3)
+    free = TRLCollator(pad_token_id=0, padding_free=True)([{"input_ids": d} for d in docs])
+    assert "attention_mask" not in free
+    assert free["cu_seq_lens_q"].tolist() == [0, 5, 8, 15]
+    losses = [model(torch.tensor([d]), labels=torch.tensor([d])).loss for d in docs]
+    separate = sum(loss * (len(d) - 1) for loss, d in zip(losses, docs)) / sum(
+        len(d) - 1 for d in docs
+    )
+    model.set_attn_implementation(attention)
+    try:
+        kwargs = dict(
+            input_ids=free["input_ids"], position_ids=free["position_ids"], labels=free["labels"]
+        )
+        torch.testing.assert_close(
+            model(**kwargs, use_cache=False).loss, separate, rtol=0, atol=2e-6
+        )
+        assert abs(model(**kwargs, use_cache=True).loss - separate) > 1e-4
+    finally:
+        model.set_attn_implementation("sdpa")
+
+
+@torch.no_grad()
+def test_claim_sdpa_ignores_cu_seq_lens_and_reads_the_documents_from_position_ids(model):
+    docs = _documents((5, 3, 7), seed=3)
+    free = TRLCollator(pad_token_id=0, padding_free=True)([{"input_ids": d} for d in docs])
+    boundaries = {
+        k: free[k] for k in ("cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")
+    }
+    one_document = torch.arange(free["input_ids"].shape[1])[None]
+    common = dict(input_ids=free["input_ids"], labels=free["labels"], use_cache=False)
+    with_boundaries = model(**common, position_ids=one_document, **boundaries).loss
+    without = model(**common, position_ids=one_document).loss
+    torch.testing.assert_close(with_boundaries, without, rtol=0, atol=0)
+
+
+def test_claim_TRL_builds_labels_where_every_applicable_mask_is_1_and_pads_on_the_right():
+    source = inspect.getsource(SFTTrainer._prepare_dataset)
+    assert "token_id if all(bits) else -100" in source
+    assert source.count('padding_side="right"') == 0  # the collator does the padding
+    collator = inspect.getsource(TRLCollator.torch_call)
+    assert 'padding_side="left"' not in collator
+    assert collator.count('padding_side="right"') >= 3
+
+
+def test_claim_TRL_docstring_says_padding_free_is_for_flash_attention_2_or_3():
+    assert "only supported with the FlashAttention 2 or 3" in " ".join(SFTConfig.__doc__.split())
+
+
+# --- all targets ignored, several processes --------------------------------------------------------
+
+
+@torch.no_grad()
+def test_claim_a_micro_batch_with_no_target_gives_zero_only_when_others_have_targets(model):
+    rows, _ = _micro_batches()
+    masked = collate([{"input_ids": rows[0]["input_ids"], "labels": [IGNORE] * 9}], pad_token_id=0)
+    assert torch.isnan(model(**masked, use_cache=False).loss)
+    assert model(**masked, use_cache=False, num_items_in_batch=15).loss == 0
+    assert torch.isnan(model(**masked, use_cache=False, num_items_in_batch=0).loss)
+
+
+def test_claim_average_tokens_across_devices_sums_the_count_over_processes_and_scales_the_loss(
+    tmp_path, monkeypatch
+):
+    assert {f.name: f.default for f in dataclasses.fields(TrainingArguments)}[
+        "average_tokens_across_devices"
+    ] is True
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=16,
+            hidden_size=8,
+            intermediate_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+        )
+    )
+    trainer = Trainer(
+        model=model,
+        args=TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True),
+    )
+    # Pretend to be one of 2 processes: the other one counted 5 targets.
+    monkeypatch.setattr(type(trainer.args), "world_size", property(lambda self: 2))
+    monkeypatch.setattr(trainer.accelerator, "gather", lambda t: torch.stack([t, t.new_tensor(5)]))
+    labels = torch.tensor([[IGNORE, 3, 4, IGNORE]])
+    batch = {"input_ids": torch.tensor([[1, 3, 4, 5]]), "labels": labels}
+    assert int(trainer._get_num_items_in_batch([batch], torch.device("cpu"))) == 2 + 5
+    monkeypatch.setattr(type(trainer.accelerator), "num_processes", property(lambda self: 2))
+    model.eval()
+    with torch.no_grad():
+        scaled = trainer.compute_loss(model, dict(batch), num_items_in_batch=7)
+        plain = model(**batch, num_items_in_batch=7).loss
+    torch.testing.assert_close(scaled, 2 * plain)
+
+
+# --- the exercises ---------------------------------------------------------------------------------
+
+
+def test_exercise_answers_are_computed_and_match_the_questions():
+    answers = (OUTPUTS / "sft" / "quiz.txt").read_text(encoding="utf-8").splitlines()
+    # 1: shift by hand, count what is not -100; the padding never counts.
+    rows = [[-100, -100, 7, 8], [-100, 9, 9, 9, 9, 2]]
+    assert answers[0] == f"1. {sum(sum(y != IGNORE for y in row[1:]) for row in rows)}"
+    # 2: each document loses its first token as a target; unmasked, only the row's first.
+    assert answers[1] == f"2. {(4 - 1) + (3 - 1)} {4 + 3 - 1}"
+    # 3: the mean over all targets, and the mean of the two means.
+    assert answers[2] == f"3. {(2 * 1.0 + 6 * 3.0) / 8} {(1.0 + 3.0) / 2}"
+    assert answers[3] == "4. [True, False]"
+    for lang in ("en", "zh"):
+        page = (SNIPPETS.parent / "docs" / lang / "sft.md").read_text(encoding="utf-8")
+        questions = page.split("{ #exercises }")[1].split("???")[0]
+        for fact in (
+            "[-100, -100, 7, 8]",
+            "[-100, 9, 9, 9, 9, 2]",
+            "pad_token_id=2",
+            "4",
+            "3",
+            "2",
+            "6",
+            "1.0",
+            "3.0",
+        ):
+            assert fact in questions, (lang, fact)

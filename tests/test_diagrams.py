@@ -90,11 +90,22 @@ def test_seed_has_4_input_and_20_pad_elements() -> None:
 def test_seed_labels() -> None:
     en, zh = (" ".join(texts(parse(pad_svg(*SEED, lang=lang)))) for lang in LANGS)
     assert "(1, 2, 2) → (2, 3, 4)" in en
-    assert "dim 0: +1 left, +0 right, 1 → 2" in en
-    assert "dim 1: +0 left, +1 right, 2 → 3" in en
-    assert "dim 2 (last): +1 left, +1 right, 2 → 4" in en
+    assert "dim 0 = dim -3: +1 left, +0 right, 1 → 2" in en
+    assert "dim 1 = dim -2: +0 left, +1 right, 2 → 3" in en
+    assert "dim 2 = dim -1 (last): +1 left, +1 right, 2 → 4" in en
     assert "形状 (1, 2, 2) → (2, 3, 4)" in zh
-    assert "维度 2（最后一维）：左 +1，右 +1，2 → 4" in zh
+    assert "维度 2 = dim -1（最后一维）：左 +1，右 +1，2 → 4" in zh
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize(("shape", "pad", "mode"), CASES)
+def test_each_axis_is_named_both_ways(shape, pad, mode, lang) -> None:
+    """The pages say dim -1, dim -2, dim -3; the arrows name dim 2 = dim -1 and so on."""
+    labels = [t.text for t in parse(pad_svg(shape, pad, mode, lang=lang)).iter(SVG + "text")]
+    word = "dim" if lang == "en" else "维度"
+    rank = len(shape)
+    for d in range(rank):
+        assert f"{word} {d} = dim {d - rank}" in labels
 
 
 @pytest.mark.parametrize(("shape", "pad", "mode"), CASES)
@@ -189,10 +200,11 @@ def test_zh_is_chinese_without_english_labels(shape, pad, mode) -> None:
     zh_text = " ".join(texts(zh))
     for label in ("维度", "输入", "填充", "形状", "左", "右"):
         assert label in zh_text
-    # The F.pad call is code and stays as it is in both languages.
-    code = set(re.findall(r"[A-Za-z]+", f'F.pad(x, pad, mode="{mode}")'))
+    # The F.pad call is code and stays as it is in both languages; so does `dim -1`, the
+    # pages' name of a dimension in both languages.
+    code = set(re.findall(r"[A-Za-z]+", f'F.pad(x, pad, mode="{mode}") dim'))
     english = set(re.findall(r"[A-Za-z]+", " ".join(texts(en)))) - code
-    assert {"dim", "left", "right", "input", "padding", "shape"} <= english
+    assert {"left", "right", "input", "padding", "shape"} <= english
     assert english.isdisjoint(re.findall(r"[A-Za-z]+", zh_text))
 
 
@@ -237,8 +249,11 @@ def contrast(a: str, b: str) -> float:
 def _fill(rules, tag: str, classes: set[str]) -> str:
     """The fill CSS gives an element: matching single-class rules beat the tag rule."""
     by_tag = [d["fill"] for s, d in rules if s == tag and "fill" in d]
-    by_class = [d["fill"] for s, d in rules if s.lstrip(".") in classes and s.startswith(".")
-                and "fill" in d]
+    by_class = [
+        d["fill"]
+        for s, d in rules
+        if s.lstrip(".") in classes and s.startswith(".") and "fill" in d
+    ]
     return (by_tag + by_class)[-1]
 
 
@@ -334,3 +349,99 @@ def test_pad_and_mode_errors_come_from_pad_shape(shape, pad, mode, error) -> Non
     with pytest.raises(error) as got:
         pad_svg(shape, pad, mode)
     assert str(got.value) == str(expected.value)
+
+
+# --- geometry: where each cell is drawn, not only what its data-* attributes say ------------
+
+def _points(el: ET.Element) -> list[tuple[float, float]]:
+    """The corners an element covers: a rect's, or every point of its paths."""
+    points = []
+    for part in el.iter():
+        if part.tag == SVG + "rect":
+            x, y = float(part.get("x")), float(part.get("y"))
+            w, h = float(part.get("width")), float(part.get("height"))
+            points += [(x, y), (x + w, y + h)]
+        elif part.tag == SVG + "path":
+            numbers = [float(n) for n in re.findall(r"-?[\d.]+", part.get("d"))]
+            points += list(zip(numbers[::2], numbers[1::2]))
+    return points
+
+
+def front(cell: ET.Element) -> tuple[float, float, float, float]:
+    """The cell's front face (its first rect or path): x0, y0, x1, y1."""
+    first = next(el for el in cell.iter() if el.tag in (SVG + "rect", SVG + "path"))
+    xs, ys = zip(*_points(first))
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def box(cell: ET.Element) -> tuple[float, float, float, float]:
+    xs, ys = zip(*_points(cell))
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] - 0.01 and b[0] < a[2] - 0.01 and a[1] < b[3] - 0.01 and b[1] < a[3] - 0.01
+
+
+def _by_index(root: ET.Element) -> dict[tuple[int, ...], ET.Element]:
+    found = {}
+    for cell in cells(root):
+        index = index_of(cell)
+        found[(0,) * (3 - len(index)) + index] = cell
+    return found
+
+
+@pytest.mark.parametrize("values", [False, True])
+@pytest.mark.parametrize(("shape", "pad", "mode"), CASES)
+def test_cells_are_drawn_in_index_order(shape, pad, mode, values) -> None:
+    """Columns left to right along dim -1, rows top to bottom along dim -2, and the slices
+    of dim -3 each to the right of and above the one before: so a left pad lies left of the
+    input, a top pad above it, and input cells keep their order inside the padded span."""
+    grid = _by_index(parse(pad_svg(shape, pad, mode, values=values or None)))
+    for (d, r, c), cell in grid.items():
+        x0, y0, x1, _ = front(cell)
+        if (d, r, c + 1) in grid:
+            assert x1 <= front(grid[(d, r, c + 1)])[0], (d, r, c)
+        if (d, r + 1, c) in grid:
+            assert front(grid[(d, r + 1, c)])[1] >= y0 + 20, (d, r, c)
+            assert front(grid[(d, r + 1, c)])[0] == x0
+        if (d + 1, r, c) in grid:
+            nx0, ny0, _, _ = front(grid[(d + 1, r, c)])
+            assert nx0 > x0 and ny0 < y0, (d, r, c)
+
+
+@pytest.mark.parametrize(("shape", "pad", "mode"), CASES)
+def test_left_pad_is_left_of_the_input_and_top_pad_above_it(shape, pad, mode) -> None:
+    """Cells the left entry of dim -1 adds lie left of every input cell of their row, those
+    the top entry of dim -2 adds above the input of their column, and the input cells of a
+    row appear left to right in the input's own order."""
+    grid = _by_index(parse(pad_svg(shape, pad, mode)))
+    left = max(pad[0], 0)
+    top = max(pad[2], 0) if len(pad) > 2 and len(shape) > 1 else 0
+    inputs = {i: c for i, c in grid.items() if c.get("data-kind") == "input"}
+    assert inputs
+    for (d, r, c), cell in inputs.items():
+        x, y = front(cell)[:2]
+        for k in range(left):
+            assert front(grid[(d, r, k)])[2] <= x
+            assert grid[(d, r, k)].get("data-kind") == "pad"
+        for k in range(top):
+            assert front(grid[(d, k, c)])[3] <= y
+            assert grid[(d, k, c)].get("data-kind") == "pad"
+    for d, r in {(d, r) for d, r, _ in inputs}:
+        row = sorted((c for (dd, rr, _), c in inputs.items() if (dd, rr) == (d, r)),
+                     key=lambda c: front(c)[0])
+        sources = [int(c.get("data-src")) for c in row]
+        assert sources == sorted(sources) and sources == list(
+            range(sources[0], sources[0] + len(sources)))
+
+
+@pytest.mark.parametrize("values", [None, True])
+@pytest.mark.parametrize(("shape", "pad", "mode"), [c for c in CASES if len(c[0]) == 3])
+def test_no_cell_hides_an_input_cell(shape, pad, mode, values) -> None:
+    """The input is visible at a glance: no cube drawn later covers an input cube's front."""
+    drawn = cells(parse(pad_svg(shape, pad, mode, values=values)))
+    for i, cell in enumerate(drawn):
+        if cell.get("data-kind") == "input":
+            for later in drawn[i + 1 :]:
+                assert not _overlap(front(cell), box(later)), (index_of(cell), index_of(later))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from docs_plugin import DocsMarkdown, unindent_containers
 
-PAGE = '''\
+PAGE = """\
 Intro.
 
 !!! note "In an admonition"
@@ -28,16 +28,22 @@ Intro.
 ```python
 --8<-- "pad_basics.py:setup"
 ```
-'''
+"""
 
 
 def _fences(text: str) -> list[tuple[int, str]]:
-    return [(t.map[0], t.content) for t in DocsMarkdown("commonmark").parse(text) if t.type == "fence"]
+    return [
+        (t.map[0], t.content) for t in DocsMarkdown("commonmark").parse(text) if t.type == "fence"
+    ]
 
 
 def test_fences_inside_admonitions_and_tabs_are_found_on_their_own_lines():
     fences = _fences(PAGE)
-    assert [(line, code) for line, code in fences[:3]] == [(5, "x = 1\n"), (11, "y = 2\n"), (16, "z = 3\n")]
+    assert [(line, code) for line, code in fences[:3]] == [
+        (5, "x = 1\n"),
+        (11, "y = 2\n"),
+        (16, "z = 3\n"),
+    ]
 
 
 def test_a_snippet_include_runs_its_section_after_the_ones_before_it():

@@ -24,8 +24,17 @@ def test_the_lock_pins_the_required_versions():
     pins = _pins()
     assert pins["torch"].startswith("2.13.0")
     assert pins["mkdocs"].startswith("1.6.") and pins["mkdocs-material"].startswith("9.8.")
-    assert all(name in pins for name in ["mkdocs-static-i18n", "mkdocstrings-python", "mkdocs-jupyter",
-                                         "pytest-markdown-docs", "jieba", "transformers"])
+    assert all(
+        name in pins
+        for name in [
+            "mkdocs-static-i18n",
+            "mkdocstrings-python",
+            "mkdocs-jupyter",
+            "pytest-markdown-docs",
+            "jieba",
+            "transformers",
+        ]
+    )
 
 
 def test_every_installed_package_is_the_pinned_version():
@@ -41,6 +50,8 @@ def test_every_installed_package_is_the_pinned_version():
 
 
 def test_make_does_not_reinstall_a_current_environment():
-    plan = subprocess.run(["make", "--dry-run", "test"], cwd=ROOT, capture_output=True, text=True, check=True)
+    plan = subprocess.run(
+        ["make", "--dry-run", "test"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert "pip" not in plan.stdout, plan.stdout
     assert "pytest" in plan.stdout

@@ -51,8 +51,9 @@ def batches(draw):
 def test_equals_transformers_wherever_transformers_is_finite(batch):
     logits, labels, num_items = batch
     ours = causal_lm_loss(logits, labels, num_items_in_batch=num_items)
-    theirs = ForCausalLMLoss(logits, labels, vocab_size=logits.shape[-1],
-                             num_items_in_batch=num_items)
+    theirs = ForCausalLMLoss(
+        logits, labels, vocab_size=logits.shape[-1], num_items_in_batch=num_items
+    )
     assert ours.dtype == theirs.dtype == torch.float32
     if torch.isfinite(theirs):
         torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-6)
@@ -65,18 +66,31 @@ def test_equals_transformers_wherever_transformers_is_finite(batch):
 def test_shift_labels_argument_equals_transformers(batch):
     logits, labels, num_items = batch
     shifted = shift_labels(labels)
-    theirs = ForCausalLMLoss(logits, None, vocab_size=logits.shape[-1],
-                             num_items_in_batch=num_items, shift_labels=shifted)
+    theirs = ForCausalLMLoss(
+        logits,
+        None,
+        vocab_size=logits.shape[-1],
+        num_items_in_batch=num_items,
+        shift_labels=shifted,
+    )
     ours = causal_lm_loss(logits, None, num_items_in_batch=num_items, shift_labels=shifted)
     if torch.isfinite(theirs):
         torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-6)
+    else:  # nothing counted: transformers' mean is 0 / 0
+        assert int((shifted != IGNORE).sum()) == 0 and ours.item() == 0.0
 
 
 @pytest.fixture(scope="module")
 def tiny_llama():
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=128, hidden_size=64, intermediate_size=128,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4)
+    config = LlamaConfig(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+    )
     return LlamaForCausalLM(config).eval()
 
 
@@ -140,31 +154,79 @@ def test_count_loss_tokens_counts_after_the_shift():
 
 # Every bad input, with the message it gets.
 BAD = [
-    (lambda: causal_lm_loss(torch.randn(2, 5, 7), torch.zeros(2, 6, dtype=torch.long)),
-     ValueError, r"labels must have the shape of logits without its last \(vocabulary\) "
-                 r"dimension, \(2, 5\) for logits of shape \(2, 5, 7\), got \(2, 6\)"),
-    (lambda: causal_lm_loss(torch.randn(2, 5, 7), torch.zeros(2, 5)),
-     TypeError, r"labels must have an integer dtype .*got torch.float32"),
-    (lambda: causal_lm_loss(torch.randn(2, 5, 7), torch.tensor([[1, 2, 3, 4, 5], [1, 2, 7, 4, 5]])),
-     ValueError, r"labels must be in \[0, 7\) .* or ignore_index=-100, got 7 at position \(1, 2\)"),
-    (lambda: causal_lm_loss(torch.randn(1, 3, 7), torch.tensor([[0, -1, 2]])),
-     ValueError, r"got -1 at position \(0, 1\)"),
-    (lambda: causal_lm_loss(torch.randn(2, 5, 7), None, shift_labels=torch.zeros(2, 4, dtype=torch.long)),
-     ValueError, r"shift_labels must have the shape of logits .* got \(2, 4\)"),
-    (lambda: causal_lm_loss(torch.randn(2, 5, 7), None, shift_labels=torch.tensor([[1, 2, 3, 4, 9]] * 2)),
-     ValueError, r"shift_labels must be in \[0, 7\) .* got 9 at position \(0, 4\)"),
-    (lambda: causal_lm_loss(torch.randn(2, 5, 7), None),
-     TypeError, r"labels must be a tensor when shift_labels is not given, got None"),
-    (lambda: causal_lm_loss(torch.zeros(2, 5, 7, dtype=torch.long), torch.zeros(2, 5, dtype=torch.long)),
-     TypeError, r"logits must have a floating-point dtype, got torch.int64"),
-    (lambda: causal_lm_loss(torch.randn(2, 5, 7), torch.zeros(2, 5, dtype=torch.long), num_items_in_batch=2.0),
-     TypeError, r"num_items_in_batch must be an int or a tensor of one element, got float: 2.0"),
-    (lambda: causal_lm_loss(torch.randn(2, 5, 7), torch.zeros(2, 5, dtype=torch.long), ignore_index=None),
-     TypeError, r"ignore_index must be an int, got NoneType"),
-    (lambda: shift_labels(torch.zeros(2, 3, dtype=torch.uint8)),
-     ValueError, r"ignore_index must fit the dtype of labels, got -100 for torch.uint8"),
-    (lambda: count_loss_tokens(torch.zeros(3, dtype=torch.bool)),
-     TypeError, r"labels must have an integer dtype .*got torch.bool"),
+    (
+        lambda: causal_lm_loss(torch.randn(2, 5, 7), torch.zeros(2, 6, dtype=torch.long)),
+        ValueError,
+        r"labels must have the shape of logits without its last \(vocabulary\) "
+        r"dimension, \(2, 5\) for logits of shape \(2, 5, 7\), got \(2, 6\)",
+    ),
+    (
+        lambda: causal_lm_loss(torch.randn(2, 5, 7), torch.zeros(2, 5)),
+        TypeError,
+        r"labels must have an integer dtype .*got torch.float32",
+    ),
+    (
+        lambda: causal_lm_loss(
+            torch.randn(2, 5, 7), torch.tensor([[1, 2, 3, 4, 5], [1, 2, 7, 4, 5]])
+        ),
+        ValueError,
+        r"labels must be in \[0, 7\) .* or ignore_index=-100, got 7 at position \(1, 2\)",
+    ),
+    (
+        lambda: causal_lm_loss(torch.randn(1, 3, 7), torch.tensor([[0, -1, 2]])),
+        ValueError,
+        r"got -1 at position \(0, 1\)",
+    ),
+    (
+        lambda: causal_lm_loss(
+            torch.randn(2, 5, 7), None, shift_labels=torch.zeros(2, 4, dtype=torch.long)
+        ),
+        ValueError,
+        r"shift_labels must have the shape of logits .* got \(2, 4\)",
+    ),
+    (
+        lambda: causal_lm_loss(
+            torch.randn(2, 5, 7), None, shift_labels=torch.tensor([[1, 2, 3, 4, 9]] * 2)
+        ),
+        ValueError,
+        r"shift_labels must be in \[0, 7\) .* got 9 at position \(0, 4\)",
+    ),
+    (
+        lambda: causal_lm_loss(torch.randn(2, 5, 7), None),
+        TypeError,
+        r"labels must be a tensor when shift_labels is not given, got None",
+    ),
+    (
+        lambda: causal_lm_loss(
+            torch.zeros(2, 5, 7, dtype=torch.long), torch.zeros(2, 5, dtype=torch.long)
+        ),
+        TypeError,
+        r"logits must have a floating-point dtype, got torch.int64",
+    ),
+    (
+        lambda: causal_lm_loss(
+            torch.randn(2, 5, 7), torch.zeros(2, 5, dtype=torch.long), num_items_in_batch=2.0
+        ),
+        TypeError,
+        r"num_items_in_batch must be an int or a tensor of one element, got float: 2.0",
+    ),
+    (
+        lambda: causal_lm_loss(
+            torch.randn(2, 5, 7), torch.zeros(2, 5, dtype=torch.long), ignore_index=None
+        ),
+        TypeError,
+        r"ignore_index must be an int, got NoneType",
+    ),
+    (
+        lambda: shift_labels(torch.zeros(2, 3, dtype=torch.uint8)),
+        ValueError,
+        r"ignore_index must fit the dtype of labels, got -100 for torch.uint8",
+    ),
+    (
+        lambda: count_loss_tokens(torch.zeros(3, dtype=torch.bool)),
+        TypeError,
+        r"labels must have an integer dtype .*got torch.bool",
+    ),
 ]
 
 
@@ -197,8 +259,10 @@ class _Recorder(TorchFunctionMode):
 METADATA = {"shape", "ndim", "dtype", "is_floating_point", "__get__"}
 
 
-@pytest.mark.parametrize("labels", [torch.tensor([[1, 2, 3]]), torch.tensor([[1, 2, 99]]),
-                                    torch.zeros(1, 4, dtype=torch.long)])
+@pytest.mark.parametrize(
+    "labels",
+    [torch.tensor([[1, 2, 3]]), torch.tensor([[1, 2, 99]]), torch.zeros(1, 4, dtype=torch.long)],
+)
 def test_validation_reads_only_the_shape_and_dtype_of_the_logits(labels):
     logits = torch.randn(1, 3, 7)
     with _Recorder(logits) as recorder:

@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from test_diagrams import SVG, cells, contrast, index_of, texts
 
 from lmloss import explain_pad, pad_shape
 from lmloss.diagrams import pad_pairs_svg, pad_svg
+from test_diagrams import SVG, cells, contrast, index_of, texts
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ROOT / "snippets" / "output"
@@ -87,8 +87,10 @@ def test_drawn_values_and_counts_are_torchs(case, lang) -> None:
         element = padded[index_of(cell)].item()
         assert float(cell.get("data-value")) == element
         assert [t.text for t in cell.iter(SVG + "text")] == [cell.get("data-value")]
-        if mode != "constant":
+        if mode != "constant" or cell.get("data-kind") == "input":
             assert int(cell.get("data-src")) == element  # arange: a value is its own index
+        else:  # constant padding holds the fill value, copied from no element
+            assert cell.get("data-src") is None
 
 
 @pytest.mark.parametrize(
@@ -106,7 +108,8 @@ def test_given_values_are_drawn_as_torch_pads_them(values, pad, mode, value) -> 
     root = ET.fromstring(pad_svg(tuple(tensor.shape), pad, mode, values=values, value=value))
     drawn = {index_of(cell): cell.get("data-value") for cell in cells(root)}
     expected = {
-        index: str(padded[index].item()).replace(".0", "") if padded.is_floating_point()
+        index: str(padded[index].item()).replace(".0", "")
+        if padded.is_floating_point()
         else str(padded[index].item())
         for index in drawn
     }
@@ -116,8 +119,11 @@ def test_given_values_are_drawn_as_torch_pads_them(values, pad, mode, value) -> 
 
 
 def test_values_of_the_wrong_shape_are_rejected() -> None:
-    with pytest.raises(ValueError, match=r"values must have the shape being padded, \(1, 3\); "
-                                         r"got \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"values must have the shape being padded, \(1, 3\); "
+        r"got \(3,\)",
+    ):
         pad_svg((1, 3), (1, 1), values=[1, 2, 3])
 
 
@@ -198,10 +204,15 @@ def test_1d_mode_diagrams_show_what_the_page_prints(mode) -> None:
     drawn = sorted(cells(root), key=index_of)
     assert [int(cell.get("data-value")) for cell in drawn] == printed
     # The facts the chapter starts from.
-    assert printed == {
-        "constant": [0, 0, 0, 1, 2, 3, 0, 0], "reflect": [2, 1, 0, 1, 2, 3, 2, 1],
-        "replicate": [0, 0, 0, 1, 2, 3, 3, 3], "circular": [2, 3, 0, 1, 2, 3, 0, 1],
-    }[mode]
+    assert (
+        printed
+        == {
+            "constant": [0, 0, 0, 1, 2, 3, 0, 0],
+            "reflect": [2, 1, 0, 1, 2, 3, 2, 1],
+            "replicate": [0, 0, 0, 1, 2, 3, 3, 3],
+            "circular": [2, 3, 0, 1, 2, 3, 0, 1],
+        }[mode]
+    )
 
 
 def test_crop_diagram_shows_the_printed_circular_crop() -> None:
@@ -211,6 +222,7 @@ def test_crop_diagram_shows_the_printed_circular_crop() -> None:
 
 
 # --- the quiz: the page's questions, run here, against the answers the page reveals ---------
+
 
 def _quiz_questions(page: Path) -> list[str]:
     section = page.read_text(encoding="utf-8").split("{ #quiz }")[1].split("???")[0]
@@ -253,9 +265,10 @@ def test_quiz_answers_are_torchs_and_match_the_questions(lang) -> None:
 
 # --- the error table: every numbered error is printed, and both pages explain each one -------
 
+
 def test_every_numbered_error_is_printed_and_in_both_tables() -> None:
     snippet = (ROOT / "snippets" / "pad_edge_cases.py").read_text(encoding="utf-8")
-    numbered = [int(n) for n in re.findall(r"^attempt\(.*\)  # (\d+)\. ", snippet, re.M)]
+    numbered = [int(n) for n in re.findall(r"^# (\d+)\. .*\nattempt\(", snippet, re.M)]
     assert numbered == list(range(1, len(numbered) + 1)) and len(numbered) >= 13
     printed = "".join(
         (OUTPUTS / "pad_edge_cases" / f"{name}.txt").read_text(encoding="utf-8")
@@ -269,3 +282,86 @@ def test_every_numbered_error_is_printed_and_in_both_tables() -> None:
         rows = re.findall(r"^\| ([\d, 、]+) \|", table, re.M)
         covered = [int(n) for row in rows for n in re.findall(r"\d+", row)]
         assert covered == numbered, lang
+
+
+# --- every diagram agrees with the page that shows it ----------------------------------------
+
+HOOK = ROOT / "docs" / "_hooks" / "site_diagrams.py"
+# Alt text may hold brackets of its own: "[0, 1, 2, 3]".
+_IMAGE = re.compile(r"!\[(?P<alt>(?:[^\[\]]|\[[^\]]*\])*)\]\(diagrams/(?P<name>[\w-]+)\.svg\)")
+_INCLUDE = re.compile(r'--8<-- "(?P<stem>\w+)\.py:(?P<section>[\w-]+)"')
+SHOWN = [
+    (page.parent.name, page.name, m["name"], m["alt"], m.start())
+    for page in sorted((ROOT / "docs").glob("*/*.md"))
+    for m in _IMAGE.finditer(page.read_text(encoding="utf-8"))
+]
+MODE_WORDS = {"constant": ("constant", "常数填充"), "reflect": ("reflect", "反射填充"),
+              "replicate": ("replicate", "复制填充"), "circular": ("circular", "循环填充")}
+TOKEN_WORDS = {"prompt": ("prompt", "提示"), "response": ("response", "回复"),
+               "pad": ("padding", "填充")}
+
+
+def test_every_registered_diagram_is_shown_in_both_languages() -> None:
+    for lang in ("en", "zh"):
+        assert {name for page_lang, _, name, _, _ in SHOWN if page_lang == lang} == set(DIAGRAMS)
+
+
+@pytest.mark.parametrize(("lang", "page", "name", "alt", "at"), SHOWN,
+                         ids=[f"{s[0]}/{s[1]}:{s[2]}" for s in SHOWN])
+def test_a_diagram_draws_a_snippet_section_its_page_shows_before_it(lang, page, name, alt, at):
+    """The data comes from the page's own code: a section the page includes above the image."""
+    diagram = DIAGRAMS[name]
+    text = (ROOT / "docs" / lang / page).read_text(encoding="utf-8")[:at]
+    shown = {(m["stem"], m["section"]) for m in _INCLUDE.finditer(text)}
+    assert (diagram.snippet, diagram.section) in shown, (
+        f"{name} draws {diagram.snippet}.py:{diagram.section}, which {lang}/{page} does not "
+        "show above the diagram"
+    )
+
+
+@pytest.mark.parametrize(("lang", "page", "name", "alt", "at"), SHOWN,
+                         ids=[f"{s[0]}/{s[1]}:{s[2]}" for s in SHOWN])
+def test_a_diagrams_caption_states_its_arguments(lang, page, name, alt, at) -> None:
+    """Shapes and tuples, the mode, the fill value, the input row and the token counts the
+    alt text names are those of the drawing."""
+    root = ET.fromstring(DIAGRAMS[name](lang))
+    shown = " ".join(texts(root))
+    for tuple_ in re.findall(r"\((?:-?\d+, )+-?\d+\)", alt):
+        assert tuple_ in shown, (name, tuple_)
+    call = re.search(r'mode="(\w+)"(?:, value=(-?[\d.]+))?', shown)
+    for mode, words in MODE_WORDS.items():
+        if any(w in alt for w in words):
+            assert call and call[1] == mode, (name, mode)
+    value = re.search(r"value[ =](-?\d+)", alt)
+    if value:
+        assert call and call[2] == value[1], (name, value[1])
+    row = re.search(r"\[((?:-?\d+, )+-?\d+)\]", alt)
+    if row:  # the input row, [0, 1, 2, 3]: its length, and the drawn input cells in it
+        numbers = row[1].split(", ")
+        width = re.search(r"\(\d+, (\d+)\) →", shown)
+        assert width and int(width[1]) == len(numbers), (name, row[0])
+        inputs = [c.get("data-value") for c in sorted(
+            (c for c in cells(root) if c.get("data-kind") == "input"), key=index_of)]
+        starts = [i for i in range(len(numbers)) if numbers[i : i + len(inputs)] == inputs]
+        assert starts, (name, row[0], inputs)
+    for kind, words in TOKEN_WORDS.items():
+        for count in re.findall(rf"(\d+) (?:{words[0]} tokens|个{words[1]}词元)", alt):
+            drawn = [el for el in root.iter()
+                     if el.get("data-kind") == kind and el.get("data-row") is None]
+            assert len(drawn) == int(count), (name, kind)
+
+
+def test_the_registry_types_no_tensor_or_tuple() -> None:
+    """Shapes, pads and tensors come from the snippets; the hook writes only the seed's
+    F.pad(labels, (0, 1), value=-100), checked against the snippet's result."""
+    import ast
+
+    tree = ast.parse(HOOK.read_text(encoding="utf-8"))
+    literals = [
+        ast.unparse(node) for node in ast.walk(tree)
+        if isinstance(node, (ast.Tuple, ast.List))
+        and len(node.elts) >= 2 and all(isinstance(e, ast.Constant) and isinstance(e.value, int)
+                                        for e in node.elts)
+    ]
+    assert literals == ["(0, 1)"]
+    assert "torch.tensor(" not in HOOK.read_text(encoding="utf-8")

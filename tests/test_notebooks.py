@@ -61,7 +61,10 @@ def kernel_env(tmp_path_factory) -> dict[str, str]:
 def _execute(path: Path, env: dict[str, str]):
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
     ).execute(env=env)
     return notebook
 
@@ -105,8 +108,11 @@ def _code_without_comments(path: Path) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.relative_to(DOCS).parts[0] == "zh"],
-                         ids=lambda p: str(p.relative_to(DOCS / "zh")))
+@pytest.mark.parametrize(
+    "path",
+    [p for p in NOTEBOOKS if p.relative_to(DOCS).parts[0] == "zh"],
+    ids=lambda p: str(p.relative_to(DOCS / "zh")),
+)
 def test_both_languages_run_the_same_code(path):
     twin = DOCS / "en" / path.relative_to(DOCS / "zh")
     assert twin.is_file(), f"{twin} is missing"

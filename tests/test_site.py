@@ -54,8 +54,10 @@ class Page(HTMLParser):
 
     def find(self, tag: str, **attrs: str) -> list[dict[str, str]]:
         return [
-            a for t, a in self.elements
-            if t == tag and all(value in a.get(name.rstrip("_"), "").split() for name, value in attrs.items())
+            a
+            for t, a in self.elements
+            if t == tag
+            and all(value in a.get(name.rstrip("_"), "").split() for name, value in attrs.items())
         ]
 
 
@@ -124,7 +126,11 @@ def test_every_heading_has_an_id_and_every_toc_link_a_target(built_site):
         parsed = Page(path)
         ids = [heading_id for heading_id, _ in parsed.headings]
         assert all(ids), f"{path}: headings without id: {parsed.headings}"
-        toc = [a["href"][1:] for a in parsed.find("a", class_="md-nav__link") if a["href"].startswith("#")]
+        toc = [
+            a["href"][1:]
+            for a in parsed.find("a", class_="md-nav__link")
+            if a["href"].startswith("#")
+        ]
         missing = [unquote(t) for t in toc if unquote(t) not in ids]
         assert not missing, f"{path}: TOC links to missing ids {missing}"
 
@@ -154,19 +160,23 @@ def test_language_switcher_keeps_the_page(built_site):
         expected = {"zh": zh, "en": en}
         assert set(links) == {"zh", "en"}, (url, links)
         for lang, href in links.items():
-            assert resolve(built_site, url, href) == built_site.root / expected[lang].strip("/") / "index.html", (url, lang, href)
+            assert (
+                resolve(built_site, url, href)
+                == built_site.root / expected[lang].strip("/") / "index.html"
+            ), (url, lang, href)
 
 
-@pytest.mark.parametrize(
-    "url, title", [("/pad-basics/", "注意"), ("/en/pad-basics/", "Note")]
-)
+@pytest.mark.parametrize("url, title", [("/pad-basics/", "注意"), ("/en/pad-basics/", "Note")])
 def test_admonition_titles_are_translated(built_site, url, title):
     html = (built_site.root / url.strip("/") / "index.html").read_text(encoding="utf-8")
     assert f'<p class="admonition-title">{title}</p>' in html
 
 
 def test_edit_links_point_at_the_page_source_in_its_language(built_site):
-    for url, source in [("/pad-basics/", "docs/zh/pad-basics.md"), ("/en/pad-basics/", "docs/en/pad-basics.md")]:
+    for url, source in [
+        ("/pad-basics/", "docs/zh/pad-basics.md"),
+        ("/en/pad-basics/", "docs/en/pad-basics.md"),
+    ]:
         edits = [a["href"] for a in page(built_site, url).find("a", rel="edit")]
         assert edits == [f"{built_site.repo_url}/edit/main/{source}"], edits
 
@@ -193,8 +203,16 @@ def test_the_seed_diagram_shows_4_input_and_20_padded_elements(built_site):
     assert (kinds.count("input"), kinds.count("pad")) == (4, 20)
 
 
-_LOADED = {"script": "src", "img": "src", "iframe": "src", "source": "src", "audio": "src",
-           "video": "src", "embed": "src", "object": "data"}
+_LOADED = {
+    "script": "src",
+    "img": "src",
+    "iframe": "src",
+    "source": "src",
+    "audio": "src",
+    "video": "src",
+    "embed": "src",
+    "object": "data",
+}
 _LOADED_LINKS = {"stylesheet", "icon", "preload", "modulepreload", "manifest", "prefetch"}
 _URL = re.compile(r"""https?://[^\s"'<>)]+""")
 
@@ -216,14 +234,18 @@ def test_pages_load_nothing_from_a_third_party_host(built_site):
             assert not [u for u in _URL.findall(script) if _third_party(u)], (path, script[:200])
         # Material loads mermaid from unpkg when a page has a mermaid diagram, and star counts
         # from api.github.com when the header's repository widget is there.
-        assert not parsed.find("pre", class_="mermaid") and not parsed.find("div", class_="mermaid"), path
+        assert not parsed.find("pre", class_="mermaid") and not parsed.find(
+            "div", class_="mermaid"
+        ), path
         assert not [a for _, a in parsed.elements if a.get("data-md-component") == "source"], path
 
 
 def test_stylesheets_import_nothing_from_a_third_party_host(built_site):
     for css in built_site.root.rglob("*.css"):
         text = css.read_text(encoding="utf-8")
-        urls = re.findall(r"url\(\s*['\"]?([^'\")]+)", text) + re.findall(r"@import\s+['\"]([^'\"]+)", text)
+        urls = re.findall(r"url\(\s*['\"]?([^'\")]+)", text) + re.findall(
+            r"@import\s+['\"]([^'\"]+)", text
+        )
         assert not [u for u in urls if _third_party(u)], css
 
 
@@ -261,14 +283,21 @@ def test_every_internal_link_and_anchor_resolves(built_site):
         parsed = Page(path)
         for element in parsed.find("a") + parsed.find("link"):
             href = element.get("href", "")
-            if not href or _third_party(href) or href.startswith(("mailto:", "http://", "https://")):
+            if (
+                not href
+                or _third_party(href)
+                or href.startswith(("mailto:", "http://", "https://"))
+            ):
                 continue
             target = resolve(built_site, url, href)
             fragment = unquote(urlsplit(href).fragment)
             checked += 1
-            if not target.exists():
-                broken.append((url, href))
-            elif fragment and target.suffix == ".html" and fragment not in _ids(target, cache):
+            if (
+                not target.exists()
+                or fragment
+                and target.suffix == ".html"
+                and fragment not in _ids(target, cache)
+            ):
                 broken.append((url, href))
     assert checked > 200 and not broken, broken
 
@@ -280,7 +309,11 @@ def test_each_page_and_diagram_stays_within_its_weight_budget(built_site):
     over = []
     for path in pages(built_site):
         url = url_of(built_site, path)
-        diagrams = {resolve(built_site, url, img["src"]) for img in Page(path).find("img") if img["src"].endswith(".svg")}
+        diagrams = {
+            resolve(built_site, url, img["src"])
+            for img in Page(path).find("img")
+            if img["src"].endswith(".svg")
+        }
         weight = path.stat().st_size + sum(d.stat().st_size for d in diagrams)
         if weight > PAGE_BUDGET:
             over.append((url, weight))

@@ -7,6 +7,7 @@ the code is the same, and where the Chinese version prints something else, that 
 from __future__ import annotations
 
 import pytest
+
 from snippet_sections import OUTPUTS, SNIPPETS, output_path, read_sections, run_sections
 from snippet_source import code_tokens, comments, needs_translation, translation, translation_path
 
@@ -80,7 +81,9 @@ def test_every_comment_shown_has_its_chinese(snippet):
     missing = sorted(c for c in shown if needs_translation(c) and c not in table.comments)
     assert not missing, f"add these to {translation_path(snippet.stem, 'zh')} [comments]: {missing}"
     unused = sorted(set(table.comments) - shown)
-    assert not unused, f"entries of {translation_path(snippet.stem, 'zh')} no comment uses: {unused}"
+    assert not unused, (
+        f"entries of {translation_path(snippet.stem, 'zh')} no comment uses: {unused}"
+    )
     code = "".join(s.code for s in read_sections(snippet))
     unused_strings = sorted(s for s in table.strings if s not in code)
     assert not unused_strings, f"[strings] entries the code does not contain: {unused_strings}"

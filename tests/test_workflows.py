@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
@@ -26,7 +25,8 @@ jobs:
 def _schema_check(*paths: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
 
 
@@ -79,3 +79,18 @@ def test_the_ci_script_runs_make_test_only():
     script = (WORKFLOWS.parents[1] / ".ci" / "run").read_text(encoding="utf-8")
     commands = [line for line in script.splitlines() if line.strip() and not line.startswith("#")]
     assert commands[-1] == "make test", commands
+
+
+def test_the_upstream_watch_runs_weekly_with_the_newest_releases():
+    upstream = _load("upstream.yml")
+    triggers = upstream[True]  # YAML 1.1 reads the key `on` as True
+    assert set(triggers) == {"schedule", "workflow_dispatch"}
+    assert triggers["schedule"][0]["cron"].split()[2:] == ["*", "*", "1"]  # weekly
+    assert upstream["permissions"] == {"contents": "read"}
+    claims = " ".join(step.get("run", "") for step in upstream["jobs"]["claims"]["steps"])
+    assert "--upgrade torch" in claims and "--upgrade transformers trl" in claims
+    assert claims.index("--upgrade") < claims.index("tests/test_claims*.py")
+    history = [step.get("run") for step in upstream["jobs"]["history"]["steps"]]
+    assert "make verify-history" in history
+    makefile = (WORKFLOWS.parents[1] / "Makefile").read_text(encoding="utf-8")
+    assert "verify-history" not in makefile.split("\ntest:")[1].split("\n\n")[0]  # not in make test

@@ -1,63 +1,144 @@
 """Draws every diagram of the site from ``lmloss`` at build time, in each language.
 
 A page shows a diagram with one line, ``![alt text](diagrams/NAME.svg)`` (relative to the
-language folder); adding a diagram means adding one entry to ``DIAGRAMS``.
+language folder); adding a diagram means adding one entry to ``DIAGRAMS``. Each entry names the
+snippet section of its page whose variables it draws (``snippets/<stem>.py``, run up to and
+including that section), so a diagram shows the tensors the page's code builds and prints,
+never a second, hand-typed copy of them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import random
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
 
+import torch
+import torch.nn.functional as F
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from lmloss.diagrams import pad_pairs_svg, pad_svg, sft_batch_svg, shift_svg
+sys.path.insert(0, str(Path(__file__).parent))
+from snippet_source import SNIPPETS, read_sections  # noqa: E402
 
-# "I love beautiful flower . <eos>" in the toy vocabulary of pad-basics and loss.
-SEED_TOKENS = ("I", "love", "beautiful", "flower", ".", "<eos>")
-SEED_IDS = (40, 1842, 4950, 15607, 13, 2)
-# sft: the page's two examples, (prompt, response) in its toy vocabulary; padding is <eos>.
-SFT_VOCAB = {"<eos>": 2, "User:": 10, "What": 11, "is": 12, "2+2": 13, "?": 14,
-             "Assistant:": 15, "It": 16, "4": 17, ".": 18}
-SFT_EXAMPLES = (
-    (("User:", "What", "is", "2+2", "?", "Assistant:"), ("It", "is", "4", ".", "<eos>")),
-    (("User:", "2+2", "?", "Assistant:"), ("4", "<eos>")),
-)
-# pad-modes: one channel of 3 x 3 padded 1 left, 2 right, 2 on top, 1 at the bottom.
-GRID, GRID_PAD = (1, 3, 3), (1, 2, 2, 1)
+from lmloss.diagrams import pad_pairs_svg, pad_svg, sft_batch_svg, shift_svg  # noqa: E402
 
-DIAGRAMS: dict[str, Callable[[str], str]] = {
-    # The seed's picture: (1, 2, 2) padded on all three dimensions → (2, 3, 4).
-    "pad-3d": lambda lang: pad_svg((1, 2, 2), (1, 1, 0, 1, 1, 0), lang=lang),
-    # F.pad in depth (pad-modes.md): each pair of the tuple and its dimension, 2/4/6 entries;
-    "pad-pairs-2": lambda lang: pad_pairs_svg((1, 2, 2), (1, 1), lang=lang),
-    "pad-pairs-4": lambda lang: pad_pairs_svg((1, 2, 2), (1, 1, 0, 1), lang=lang),
-    "pad-pairs-6": lambda lang: pad_pairs_svg((1, 2, 2), (1, 1, 0, 1, 1, 0), lang=lang),
-    "pad-3d-2": lambda lang: pad_svg((1, 2, 2), (1, 1), lang=lang),
-    "pad-3d-4": lambda lang: pad_svg((1, 2, 2), (1, 1, 0, 1), lang=lang),
+Variables = Mapping[str, Any]
+
+
+@cache
+def _run(stem: str, section: str, mtime: float) -> dict[str, Any]:
+    path = SNIPPETS / f"{stem}.py"
+    sections = read_sections(path)
+    names = [s.name for s in sections]
+    if section not in names:
+        raise ValueError(f"{path.name} has no section {section!r}; it has {names}")
+    torch.manual_seed(0)  # as tests/snippet_sections.py runs the snippets
+    random.seed(0)
+    namespace: dict[str, Any] = {"__name__": "__snippet__"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for code in sections[: names.index(section) + 1]:
+            exec(code.compiled(path), namespace)
+    return namespace
+
+
+def snippet_variables(stem: str, section: str) -> Variables:
+    """The variables of ``snippets/<stem>.py`` after running it up to ``section`` (cached)."""
+    path = SNIPPETS / f"{stem}.py"
+    return _run(stem, section, path.stat().st_mtime)
+
+
+class Diagram:
+    """A diagram drawn from the variables of one snippet section: ``draw(variables, lang)``.
+
+    (A plain class: MkDocs and the tests load this hook without registering it as a module,
+    which ``dataclass`` needs.)
+    """
+
+    def __init__(self, snippet: str, section: str, draw: Callable[[Variables, str], str]):
+        self.snippet, self.section, self.draw = snippet, section, draw
+
+    def __call__(self, lang: str) -> str:
+        return self.draw(snippet_variables(self.snippet, self.section), lang)
+
+
+def _pad(tensor: str, pad: str, mode: str = "constant", *, values: bool = False,
+         value: str | None = None, pick: int | None = None, result: str | None = None,
+         ) -> Callable[[Variables, str], str]:
+    """``pad_svg`` of the tensor named ``tensor`` padded by the tuple named ``pad``.
+
+    ``pick`` takes one entry of a list of tuples; ``value`` names the fill value's variable;
+    ``result`` names the padded tensor the page prints, which the drawing must equal.
+    """
+
+    def draw(v: Variables, lang: str) -> str:
+        x, p = v[tensor], v[pad] if pick is None else v[pad][pick]
+        fill = None if value is None else v[value]
+        if result is not None and not torch.equal(F.pad(x, p, mode, fill), v[result]):
+            raise ValueError(f"the diagram of F.pad({tensor}, {p}) is not {result}")
+        return pad_svg(tuple(x.shape), p, mode, lang, values=x if values else None,
+                       value=fill)
+
+    return draw
+
+
+def _pairs(pick: int) -> Callable[[Variables, str], str]:
+    return lambda v, lang: pad_pairs_svg(tuple(v["a"].shape), v["PADS"][pick], lang=lang)
+
+
+def _sft_labels(v: Variables, lang: str) -> str:
+    # The short example is a prompt up to "Assistant:", then the response; the batch is
+    # padded with the EOS token, the last token of every response.
+    short = v["short"]
+    split = short.index("Assistant:") + 1
+    examples = [(v["prompt"], v["response"]), (short[:split], short[split:])]
+    return sft_batch_svg(examples, v["VOCAB"], v["response"][-1], row=1, lang=lang)
+
+
+def _labels(v: Variables, lang: str) -> str:
+    labels, pad, value = v["labels"], (0, 1), -100
+    if not torch.equal(F.pad(labels, pad, value=value), v["padded"]):
+        raise ValueError("the label diagram's F.pad(labels, (0, 1), value=-100) is not padded")
+    return pad_svg(tuple(labels.shape), pad, lang=lang, values=labels, value=value)
+
+
+MODES = ("constant", "reflect", "replicate", "circular")
+
+DIAGRAMS: dict[str, Diagram] = {
+    # pad-basics: the seed's picture, (1, 2, 2) padded on all three dimensions → (2, 3, 4).
+    "pad-3d": Diagram("pad_basics", "pad6",
+                      _pad("a", "pad", values=True, value="IGNORE_INDEX", result="pad6")),
+    # pad-modes: each pair of the tuple and its dimension, for 2, 4 and 6 entries.
+    **{f"pad-pairs-{2 * (i + 1)}": Diagram("pad_modes", "rule", _pairs(i)) for i in range(3)},
+    **{f"pad-3d-{2 * (i + 1)}": Diagram("pad_modes", "rule", _pad("a", "PADS", pick=i))
+       for i in range(3)},
     # the values each mode writes, in 1-D, 2-D and 3-D, as the page's snippets print them;
-    "pad-constant-1d": lambda lang: pad_svg((1, 4), (2, 2), "constant", lang, values=True),
-    "pad-constant-2d": lambda lang: pad_svg(GRID, GRID_PAD, "constant", lang, values=True),
-    "pad-reflect-1d": lambda lang: pad_svg((1, 4), (2, 2), "reflect", lang, values=True),
-    "pad-reflect-2d": lambda lang: pad_svg(GRID, GRID_PAD, "reflect", lang, values=True),
-    "pad-replicate-1d": lambda lang: pad_svg((1, 4), (2, 2), "replicate", lang, values=True),
-    "pad-replicate-2d": lambda lang: pad_svg(GRID, GRID_PAD, "replicate", lang, values=True),
-    "pad-circular-1d": lambda lang: pad_svg((1, 4), (2, 2), "circular", lang, values=True),
-    "pad-circular-2d": lambda lang: pad_svg(GRID, GRID_PAD, "circular", lang, values=True),
-    "pad-values-3d": lambda lang: pad_svg(
-        (1, 2, 2), (1, 1, 0, 1, 1, 0), lang=lang, values=True, value=-1),
-    "pad-reflect-3d": lambda lang: pad_svg((2, 2, 3), (1, 2, 1, 0), "reflect", lang, values=True),
-    # cropping, and the label padding the loss does.
-    "pad-crop": lambda lang: pad_svg((1, 4), (-1, 2), "circular", lang, values=True),
-    "pad-labels": lambda lang: pad_svg(
-        (2, 3), (0, 1), lang=lang, values=[[40, 1842, 4950], [15607, 13, 2]], value=-100),
-    # The seed's sentence: which logits are scored against which shifted label.
-    "shift": lambda lang: shift_svg(SEED_TOKENS, SEED_IDS, lang=lang),
-    # SFT (sft.md): the short example padded by lmloss.sft.collate; prompt, response, padding.
-    "sft-labels": lambda lang: sft_batch_svg(SFT_EXAMPLES, SFT_VOCAB, "<eos>", row=1, lang=lang),
+    **{f"pad-{mode}-1d": Diagram("pad_modes", "modes_1d", _pad("row", "pad", mode, values=True))
+       for mode in MODES},
+    **{f"pad-{mode}-2d": Diagram("pad_modes", "modes_2d", _pad("grid", "pad", mode, values=True))
+       for mode in MODES},
+    "pad-reflect-3d": Diagram("pad_modes", "modes_3d",
+                              _pad("cube", "pad", "reflect", values=True)),
+    # pad-edge-cases: cropping, a fill value told apart from the input, the label padding.
+    "pad-crop": Diagram("pad_edge_cases", "crop", _pad("row", "crop", "circular", values=True)),
+    "pad-values-3d": Diagram("pad_edge_cases", "value_3d",
+                             _pad("cube", "pad", values=True, value="fill")),
+    # The page keeps the seed's line, F.pad(labels, (0, 1), value=-100), as it is written:
+    # the diagram draws the same call and must equal the snippet's result.
+    "pad-labels": Diagram("pad_edge_cases", "shift", _labels),
+    # loss: the seed's sentence, which logits are scored against which shifted label.
+    "shift": Diagram("loss", "next_token",
+                     lambda v, lang: shift_svg(v["tokens"], v["input_ids"][0], lang=lang)),
+    # sft: the short example padded by lmloss.sft.collate; prompt, response, padding.
+    "sft-labels": Diagram("sft", "collate", _sft_labels),
 }
 
 
@@ -66,8 +147,8 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     i18n = config.plugins["i18n"]
     lang = i18n.current_language
     prefix = "" if lang == i18n.default_language else f"{lang}/"
-    for name, draw in DIAGRAMS.items():
-        svg = File.generated(config, f"{lang}/diagrams/{name}.svg", content=draw(lang))
+    for name, diagram in DIAGRAMS.items():
+        svg = File.generated(config, f"{lang}/diagrams/{name}.svg", content=diagram(lang))
         svg.dest_path = f"{prefix}diagrams/{name}.svg"
         svg.url = svg.dest_path
         files.append(svg)

@@ -1,8 +1,8 @@
 """Helpers and diagrams for the causal-LM loss: the label shift, ``ignore_index`` and ``F.pad``."""
 
+from lmloss import sft  # SFT labels: lmloss.sft.labels_from_mask, .collate, .pack
 from lmloss.explain import explain_pad
 from lmloss.loss import causal_lm_loss, count_loss_tokens, shift_labels
 from lmloss.padding import pad_shape
-from lmloss import sft  # SFT labels: lmloss.sft.labels_from_mask, .collate, .pack
 
 __all__ = ["causal_lm_loss", "count_loss_tokens", "explain_pad", "pad_shape", "sft", "shift_labels"]

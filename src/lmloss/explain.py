@@ -6,12 +6,12 @@ Like :mod:`lmloss.padding`, this module does not import torch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from lmloss._checks import check_lang
 from lmloss.padding import pad_shape
 
-
-_TEXT = {
+_TEXT: dict[str, dict[str, Any]] = {
     "en": {
         "head": "F.pad(x, {pad}, mode={mode!r}) on shape {shape}: {summary}.",
         "summary": [
@@ -118,10 +118,17 @@ def explain_pad(
         pos = rank - 1 - pair
         lines.append(
             text["line"].format(
-                a=2 * pair, b=2 * pair + 2, left=left, right=right, neg=-1 - pair, pos=pos,
+                a=2 * pair,
+                b=2 * pair + 2,
+                left=left,
+                right=right,
+                neg=-1 - pair,
+                pos=pos,
                 last=text["last"] if pair == 0 else "",
-                start=_side(text, left, 0), end=_side(text, right, 1),
-                size=sizes[pos], result=result[pos],
+                start=_side(text, left, 0),
+                end=_side(text, right, 1),
+                size=sizes[pos],
+                result=result[pos],
             )
         )
     for pos in range(rank - 1 - pairs, -1, -1):

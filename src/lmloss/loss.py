@@ -145,8 +145,9 @@ def causal_lm_loss(
             ...
         ValueError: labels must be in [0, 8) (the vocabulary size, logits.shape[-1]) or ignore_index=-100, got 8 at position (0, 2)
     """
-    targets, name, offset = _checked_inputs(logits, labels, ignore_index, num_items_in_batch,
-                                            shift_labels)
+    targets, name, offset = _checked_inputs(
+        logits, labels, ignore_index, num_items_in_batch, shift_labels
+    )
     vocab = logits.shape[-1]
     _check_label_values(targets, name, offset, vocab, ignore_index)
     if offset:  # shift_labels was not given: shift the labels here
@@ -170,7 +171,8 @@ def causal_lm_loss(
     return total / divisor
 
 
-def _check_labels(labels: object, name: str) -> None:
+def _check_labels(labels: object, name: str) -> torch.Tensor:
+    """``labels``, checked to be a tensor of integers (returned, as a tensor to type checkers)."""
     if not isinstance(labels, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of integers, got {type(labels).__name__}")
     if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
@@ -178,12 +180,13 @@ def _check_labels(labels: object, name: str) -> None:
             f"{name} must have an integer dtype (token ids, with {IGNORE_INDEX} for ignored "
             f"positions), got {labels.dtype}"
         )
+    return labels
 
 
 def _check_unshifted(labels: object, ignore_index: object) -> None:
-    _check_labels(labels, "labels")
+    tensor = _check_labels(labels, "labels")
     check_int("ignore_index", ignore_index)
-    if labels.ndim == 0:
+    if tensor.ndim == 0:
         raise ValueError("labels must have at least one dimension (..., T), got a 0-d tensor")
 
 
@@ -205,12 +208,12 @@ def _checked_inputs(
         raise TypeError(f"logits must have a floating-point dtype, got {logits.dtype}")
     if logits.ndim < 2:
         raise ValueError(
-            f"logits must have shape (..., T, V), at least 2 dimensions, "
-            f"got {tuple(logits.shape)}"
+            f"logits must have shape (..., T, V), at least 2 dimensions, got {tuple(logits.shape)}"
         )
     if logits.shape[-1] == 0:
-        raise ValueError(f"logits must have a vocabulary dimension V > 0, got shape "
-                         f"{tuple(logits.shape)}")
+        raise ValueError(
+            f"logits must have a vocabulary dimension V > 0, got shape {tuple(logits.shape)}"
+        )
     check_int("ignore_index", ignore_index)
     if num_items_in_batch is not None:
         if torch.is_tensor(num_items_in_batch):

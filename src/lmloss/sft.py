@@ -31,7 +31,8 @@ Example = Mapping[str, Ids]
 
 
 def labels_from_mask(
-    input_ids: Ids, loss_mask: Sequence[int] | Sequence[bool] | torch.Tensor,
+    input_ids: Ids,
+    loss_mask: Sequence[int] | Sequence[bool] | torch.Tensor,
     ignore_index: int = IGNORE_INDEX,
 ) -> torch.Tensor:
     """Return the labels that train only where ``loss_mask`` is true.
@@ -168,7 +169,9 @@ def pack(examples: Sequence[Example], ignore_index: int = IGNORE_INDEX) -> dict[
     check_int("ignore_index", ignore_index)
     rows = [(ids, targets) for ids, targets in _checked_examples(examples) if len(ids)]
     if not rows:
-        raise ValueError("examples must contain at least one non-empty sequence, got only empty ones")
+        raise ValueError(
+            "examples must contain at least one non-empty sequence, got only empty ones"
+        )
     input_ids = torch.cat([ids for ids, _ in rows]).long()
     labels = torch.cat([targets for _, targets in rows]).long()
     position_ids = torch.cat([torch.arange(len(ids)) for ids, _ in rows])
@@ -185,8 +188,9 @@ def _as_tensor(values: object, name: str) -> torch.Tensor:
     if isinstance(values, torch.Tensor):
         return values
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise TypeError(f"{name} must be a sequence of ints or a tensor, got "
-                        f"{type(values).__name__}")
+        raise TypeError(
+            f"{name} must be a sequence of ints or a tensor, got {type(values).__name__}"
+        )
     if len(values) == 0:
         return torch.empty(0, dtype=torch.long)  # as_tensor([]) would be float32
     try:
@@ -217,11 +221,15 @@ def _checked_examples(examples: object) -> list[tuple[torch.Tensor, torch.Tensor
     for i, example in enumerate(examples):
         if not isinstance(example, Mapping) or "input_ids" not in example:
             got = sorted(example) if isinstance(example, Mapping) else type(example).__name__
-            raise ValueError(f"examples[{i}] must be a mapping with 'input_ids' (and 'labels'), "
-                             f"got {got}")
+            raise ValueError(
+                f"examples[{i}] must be a mapping with 'input_ids' (and 'labels'), got {got}"
+            )
         ids = _as_ids(example["input_ids"], f"examples[{i}]['input_ids']")
-        targets = (ids if example.get("labels") is None
-                   else _as_ids(example["labels"], f"examples[{i}]['labels']"))
+        targets = (
+            ids
+            if example.get("labels") is None
+            else _as_ids(example["labels"], f"examples[{i}]['labels']")
+        )
         if len(targets) != len(ids):
             raise ValueError(
                 f"examples[{i}]: input_ids and labels must have the same length, got "

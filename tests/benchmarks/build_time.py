@@ -24,7 +24,10 @@ def cold_build_seconds() -> float:
         start = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", site],
-            cwd=ROOT, check=True, capture_output=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
         )
         return time.perf_counter() - start
 
@@ -32,9 +35,11 @@ def cold_build_seconds() -> float:
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     times = [cold_build_seconds() for _ in range(runs)]
-    print(f"cold strict build, {runs} runs on {os.cpu_count()} cores: "
-          f"median {statistics.median(times):.2f} s, min {min(times):.2f} s, max {max(times):.2f} s "
-          f"(budget {BUDGET_SECONDS:.0f} s)")
+    print(
+        f"cold strict build, {runs} runs on {os.cpu_count()} cores: "
+        f"median {statistics.median(times):.2f} s, min {min(times):.2f} s, max {max(times):.2f} s "
+        f"(budget {BUDGET_SECONDS:.0f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -56,8 +56,9 @@ print(json.dumps({"seconds": seconds, "peak": peak, "loss": loss.item()}))
 
 
 def run(which: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, which], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, which], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -67,17 +68,25 @@ def main() -> None:
         for which in results:
             results[which].append(run(which))
     gib = 2**30
-    print(f"logits {SHAPE} float32 = {SHAPE[0] * SHAPE[1] * SHAPE[2] * 4 / gib:.2f} GiB, "
-          f"{RUNS} runs each, 1 thread, fresh process per call")
+    print(
+        f"logits {SHAPE} float32 = {SHAPE[0] * SHAPE[1] * SHAPE[2] * 4 / gib:.2f} GiB, "
+        f"{RUNS} runs each, 1 thread, fresh process per call"
+    )
     for which, rows in results.items():
-        print(f"{which:>12}: median {statistics.median(r['seconds'] for r in rows):.3f} s, "
-              f"extra peak RSS median {statistics.median(r['peak'] for r in rows) / gib:.2f} GiB, "
-              f"loss {rows[0]['loss']:.6f}")
-    ratio = (statistics.median(r["seconds"] for r in results["lmloss"])
-             / statistics.median(r["seconds"] for r in results["transformers"]))
-    extra = (statistics.median(r["peak"] for r in results["lmloss"])
-             - statistics.median(r["peak"] for r in results["transformers"]))
-    print(f"time ratio lmloss / transformers: {ratio:.3f}; peak difference: {extra / 2**20:+.1f} MiB")
+        print(
+            f"{which:>12}: median {statistics.median(r['seconds'] for r in rows):.3f} s, "
+            f"extra peak RSS median {statistics.median(r['peak'] for r in rows) / gib:.2f} GiB, "
+            f"loss {rows[0]['loss']:.6f}"
+        )
+    ratio = statistics.median(r["seconds"] for r in results["lmloss"]) / statistics.median(
+        r["seconds"] for r in results["transformers"]
+    )
+    extra = statistics.median(r["peak"] for r in results["lmloss"]) - statistics.median(
+        r["peak"] for r in results["transformers"]
+    )
+    print(
+        f"time ratio lmloss / transformers: {ratio:.3f}; peak difference: {extra / 2**20:+.1f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -53,7 +53,10 @@ def main() -> None:
         page = copy / "docs" / "en" / "pad-basics.md"
         server = subprocess.Popen(
             [sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{_free_port()}"],
-            cwd=copy, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=copy,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
         )
         lines: queue.Queue = queue.Queue()
@@ -64,14 +67,18 @@ def main() -> None:
             for n in range(edits):
                 time.sleep(1)  # let the file watcher settle between edits
                 saved = time.perf_counter()
-                page.write_text(page.read_text(encoding="utf-8") + f"\nEdit {n}.\n", encoding="utf-8")
+                page.write_text(
+                    page.read_text(encoding="utf-8") + f"\nEdit {n}.\n", encoding="utf-8"
+                )
                 times.append(_wait_for(lines, "Reloading browsers") - saved)
         finally:
             server.terminate()
             server.wait(timeout=30)
-    print(f"rebuild under mkdocs serve after editing one page, {edits} edits on {os.cpu_count()} cores: "
-          f"median {statistics.median(times):.2f} s, min {min(times):.2f} s, max {max(times):.2f} s "
-          f"(budget {BUDGET_SECONDS:.0f} s)")
+    print(
+        f"rebuild under mkdocs serve after editing one page, {edits} edits on {os.cpu_count()} cores: "
+        f"median {statistics.median(times):.2f} s, min {min(times):.2f} s, max {max(times):.2f} s "
+        f"(budget {BUDGET_SECONDS:.0f} s)"
+    )
 
 
 if __name__ == "__main__":

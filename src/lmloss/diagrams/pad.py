@@ -41,16 +41,16 @@ _PAD = (("#f59e0b", "#b45309"), ("#ec4899", "#be185d"), ("#10b981", "#047857"))
 _TEXT = {
     "en": {
         "title": "F.pad padding: shape {inp} → {out}",
-        "dim": "dim {d}",
-        "dim_last": "dim {d} (last)",
+        "dim": "dim {d} = dim {neg}",
+        "dim_last": "dim {d} = dim {neg} (last)",
         "amounts": "{dim}: {left} left, {right} right, {before} → {after}",
         "input": "input {inp}: {count} (solid)",
         "padding": "padding: {count} (light, dashed), coloured by the dim that added it, "
         "outermost first",
         "directions": "left/right = start/end of a dim; arrows point to increasing index",
-        "view3": "Drawn in 3-D: dim 0 is depth with index 0 in front, dim 1 rows, "
-        "dim 2 columns.",
-        "view2": "dim 0 is rows, dim 1 columns.",
+        "view3": "Drawn in 3-D: dim 0 (= dim -3) is depth, its slices side by side with "
+        "index 0 in front; dim 1 (= dim -2) rows; dim 2 (= dim -1) columns.",
+        "view2": "dim 0 (= dim -2) is rows, dim 1 (= dim -1) columns.",
         "view1": "One row.",
         "desc": "{call} turns shape {inp} into {out}. {view} Input: {count_in} (solid). "
         "Padding: {count_pad} (light, dashed), coloured by the dimension that added them. "
@@ -59,14 +59,15 @@ _TEXT = {
     },
     "zh": {
         "title": "F.pad 填充：形状 {inp} → {out}",
-        "dim": "维度 {d}",
-        "dim_last": "维度 {d}（最后一维）",
+        "dim": "维度 {d} = dim {neg}",
+        "dim_last": "维度 {d} = dim {neg}（最后一维）",
         "amounts": "{dim}：左 {left}，右 {right}，{before} → {after}",
         "input": "输入 {inp}：{count}（实心）",
         "padding": "填充：{count}（浅色虚线），按添加它们的维度着色，外层维度优先",
         "directions": "左/右 = 该维度的开头/末尾；箭头指向索引增大的方向",
-        "view3": "三维视图：维度 0 为深度（索引 0 在最前），维度 1 为行，维度 2 为列。",
-        "view2": "维度 0 为行，维度 1 为列。",
+        "view3": "三维视图：维度 0（dim -3）是深度，各层分开排列，索引 0 在最前；"
+        "维度 1（dim -2）是行；维度 2（dim -1）是列。",
+        "view2": "维度 0（dim -2）是行，维度 1（dim -1）是列。",
         "view1": "单行。",
         "desc": "{call} 把形状 {inp} 变为 {out}。{view}输入：{count_in}（实心）。"
         "填充：{count_pad}（浅色虚线），按添加它们的维度着色。{amounts}。",
@@ -90,9 +91,8 @@ class _Cell:
 class _Grid:
     """Cell width, column pitch and offset between slices of dim 0.
 
-    Without values, slices overlap in depth like a stack of cubes. With values, cells widen
-    to fit the widest one and slices stand apart (still rising to the right), so that no
-    value hides behind a cube in front of it.
+    With values, cells widen to fit the widest one. In 3-D the slices stand apart, rising to
+    the right, so that no cube or value hides behind another.
     """
 
     face: float = _FACE
@@ -102,11 +102,14 @@ class _Grid:
     @classmethod
     def fitting(cls, cells: list[_Cell], out_shape: tuple[int, ...]) -> _Grid:
         drawn = [c.value for c in cells if c.value is not None]
-        if not drawn:
+        if not drawn and len(out_shape) < 3:
             return cls()
-        face = max(_FACE, math.ceil(max(_svg.text_width(v, _VALUE_SIZE) for v in drawn) + 8))
-        # Cubes also leave room for their side face, which would cover the next value.
+        widest = max((_svg.text_width(v, _VALUE_SIZE) for v in drawn), default=0)
+        face = max(_FACE, math.ceil(widest + 8))
+        # Cubes also leave room for their side face, which would cover the next cell.
         pitch = face + _PITCH - _FACE + (_DEPTH[0] if len(out_shape) == 3 else 0)
+        # Slices of dim 0 stand apart, each to the right of and above the one before, so
+        # that no cube hides another: the input is in plain sight in every slice.
         return cls(face, pitch, (out_shape[-1] * pitch + 2 * _DEPTH[0], _DEPTH[1] * 2))
 
 
@@ -125,9 +128,11 @@ def pad_svg(
     is padded with ``mode="constant"`` to find where the input lands, and with
     ``mode`` to find which input element each padded cell copies. Rank 1 is a
     row, rank 2 a grid (dim 0 rows, dim 1 columns), and rank 3 is drawn in 3-D
-    as cubes (dim 0 depth with index 0 in front, dim 1 rows, dim 2 columns).
-    Input elements are solid blue; padding is light and dashed, coloured by the
-    outermost dimension whose padding added it. Arrows name the dimensions and
+    as cubes (dim 0 depth, its slices apart and rising to the right with index 0
+    in front, so no cube hides another; dim 1 rows, dim 2 columns). Input
+    elements are solid blue; padding is light and dashed, coloured by the
+    outermost dimension whose padding added it. Arrows name each dimension
+    both ways (``dim 2 = dim -1``) and
     a legend gives each one's left/right amounts and size before → after.
 
     Every tensor element is exactly one SVG element with ``data-kind="input"``
@@ -382,7 +387,7 @@ def _arrows(out_shape: tuple[int, ...], text: dict[str, str], grid: _Grid) -> li
     depth, rows, cols = (1,) * (3 - rank) + out_shape
     right = (cols - 1) * grid.pitch + grid.face
     bottom = (rows - 1) * _PITCH + _FACE
-    name = [text["dim"].format(d=d) for d in range(rank)]
+    name = [text["dim"].format(d=d, neg=d - rank) for d in range(rank)]
     arrows = [
         _Arrow((0, bottom + _GAP), (right, bottom + _GAP), (right / 2, bottom + _GAP + 18),
                "middle", name[-1])
@@ -391,11 +396,9 @@ def _arrows(out_shape: tuple[int, ...], text: dict[str, str], grid: _Grid) -> li
         arrows.append(_Arrow((-_GAP, 0), (-_GAP, bottom), (-_GAP - 6, bottom / 2 + 4), "end",
                              name[-2]))
     if rank == 3:
-        # Even a single slice gets a visible depth arrow; slices standing apart get one that
-        # ends beside the last slice.
-        steps, (sx, sy) = (depth - 1, grid.slice) if depth > 1 else (2, _SLICE)
-        if grid.slice == _SLICE:
-            steps = max(depth, 2)
+        # Slices stand apart: the depth arrow ends beside the last one; a single slice still
+        # gets a short one.
+        steps, (sx, sy) = (depth - 1, grid.slice) if depth > 1 else (1, _SLICE)
         start = (right + _GAP, bottom)
         end = (start[0] + steps * sx, start[1] + steps * sy)
         arrows.append(_Arrow(start, end, (end[0] + 6, end[1] + 4), "start", name[0]))
@@ -440,7 +443,7 @@ def _draw(
     n_pad = len(cells) - n_in
     amounts = [
         text["amounts"].format(
-            dim=text["dim_last" if d == rank - 1 else "dim"].format(d=d),
+            dim=text["dim_last" if d == rank - 1 else "dim"].format(d=d, neg=d - rank),
             left=_signed(left), right=_signed(right), before=in_shape[d], after=out_shape[d],
         )
         for d, (left, right) in enumerate(_pairs(rank, pads))

@@ -1,0 +1,116 @@
+// The labels an SFT batch gets, in plain JavaScript: a toy whitespace tokenizer, the loss mask
+// of each option, then lmloss.sft's labels_from_mask, collate (either side, any length) or pack,
+// and the shift of the loss. tests/test_explorers.py compares it with lmloss.sft and TRL.
+"use strict";
+
+var LabelRules = (function () {
+  var IGNORE = -100;
+  var SPECIAL = { "<pad>": 0, "<eos>": 1 };
+
+  // One example per block of lines (blocks separated by a blank line); a line that starts with
+  // "Assistant:" is an assistant turn, any other line a user turn. Tokens are the words between
+  // spaces; each assistant turn ends with <eos>, which belongs to the response.
+  function tokenize(text) {
+    // A Map keeps the order of first appearance (an object would put "4" before "<pad>").
+    var vocab = new Map(Object.keys(SPECIAL).map(function (t) { return [t, SPECIAL[t]]; }));
+    var examples = text.replace(/\r/g, "").split(/\n\s*\n/).map(function (block) {
+      var tokens = [], turns = [];
+      block.split("\n").forEach(function (line) {
+        var words = line.trim().split(/\s+/).filter(Boolean);
+        if (!words.length) return;
+        var assistant = words[0] === "Assistant:";
+        if (assistant) words.push("<eos>");
+        words.forEach(function (word, i) {
+          if (!vocab.has(word)) vocab.set(word, vocab.size);
+          // The role marker of an assistant turn is the prompt of that turn.
+          turns.push(assistant ? (i === 0 ? "header" : "assistant") : "user");
+          tokens.push(word);
+        });
+      });
+      return { tokens: tokens, turns: turns };
+    }).filter(function (example) { return example.tokens.length; });
+    examples.forEach(function (example) {
+      example.ids = example.tokens.map(function (token) { return vocab.get(token); });
+    });
+    return { vocab: vocab, examples: examples };
+  }
+
+  // 1 where the token is a target: everything ("all"), the last assistant turn ("completion",
+  // the prompt masked), or every assistant turn ("assistant").
+  function lossMask(example, train) {
+    var turns = example.turns;
+    if (train === "all") return turns.map(function () { return 1; });
+    if (train === "assistant") return turns.map(function (t) { return t === "assistant" ? 1 : 0; });
+    var start = turns.lastIndexOf("header") + 1;
+    return turns.map(function (t, i) { return start > 0 && i >= start ? 1 : 0; });
+  }
+
+  function labelsFromMask(ids, mask) {
+    return ids.map(function (id, i) { return mask[i] ? id : IGNORE; });
+  }
+
+  function shift(labels) {
+    return labels.slice(1).concat([IGNORE]);
+  }
+
+  // options: train, side ("right"/"left"), length (null: the longest), padIsEos, maskById, pack.
+  function batch(text, options) {
+    var tokenized = tokenize(text);
+    var examples = tokenized.examples;
+    if (!examples.length) return { error: "empty", vocab: tokenized.vocab };
+    var padToken = options.padIsEos ? "<eos>" : "<pad>";
+    var padId = tokenized.vocab.get(padToken);
+    var rows, lost = 0;
+    if (options.pack) {
+      var row = { tokens: [], input_ids: [], labels: [], position_ids: [], attention_mask: [] };
+      examples.forEach(function (example) {
+        var labels = labelsFromMask(example.ids, lossMask(example, options.train));
+        labels[0] = IGNORE; // the separator: no target across two examples
+        row.tokens = row.tokens.concat(example.tokens);
+        row.input_ids = row.input_ids.concat(example.ids);
+        row.labels = row.labels.concat(labels);
+        row.position_ids = row.position_ids.concat(example.ids.map(function (_, i) { return i; }));
+        row.attention_mask = row.attention_mask.concat(example.ids.map(function () { return 1; }));
+      });
+      rows = [row];
+    } else {
+      var longest = Math.max.apply(null, examples.map(function (e) { return e.ids.length; }));
+      var length = options.length === null ? longest : options.length;
+      if (length < longest) return { error: "short", longest: longest, vocab: tokenized.vocab };
+      rows = examples.map(function (example) {
+        var fill = length - example.ids.length;
+        var padding = function (value) { var list = []; for (var i = 0; i < fill; i++) list.push(value); return list; };
+        var join = function (real, pad) { return options.side === "left" ? pad.concat(real) : real.concat(pad); };
+        var labels = labelsFromMask(example.ids, lossMask(example, options.train));
+        var result = {
+          tokens: join(example.tokens, padding(padToken)),
+          input_ids: join(example.ids, padding(padId)),
+          attention_mask: join(example.ids.map(function () { return 1; }), padding(0)),
+          labels: join(labels, padding(IGNORE)), // padding labels by position
+        };
+        if (options.maskById) {
+          // The trap: labels[input_ids == pad_token_id] = -100 also hits a real EOS.
+          result.labels = result.labels.map(function (y, i) {
+            if (result.input_ids[i] !== padId) return y;
+            if (y !== IGNORE) lost++;
+            return IGNORE;
+          });
+        }
+        return result;
+      });
+    }
+    var numItems = 0;
+    rows.forEach(function (r) {
+      r.shifted = shift(r.labels);
+      r.kinds = r.labels.map(function (y, i) {
+        return r.attention_mask[i] === 0 ? "pad" : y === IGNORE ? "prompt" : "response";
+      });
+      numItems += r.shifted.filter(function (y) { return y !== IGNORE; }).length;
+    });
+    return { rows: rows, numItems: numItems, vocab: tokenized.vocab, padId: padId, lost: lost };
+  }
+
+  return { IGNORE: IGNORE, tokenize: tokenize, batch: batch };
+})();
+
+if (typeof module !== "undefined") module.exports = LabelRules;

@@ -1,0 +1,76 @@
+"""Claims of the F.pad pages (pad-basics, pad-modes, pad-edge-cases) that no output shows.
+
+Each test is named after the sentence it backs and runs the pinned torch.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+LANGS = ("en", "zh")
+
+
+def test_claim_the_pages_describe_torch_2_13():
+    """"the rules of torch 2.13", "the message torch 2.13 prints"."""
+    assert torch.__version__.startswith("2.13.")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_claim_the_quoted_signature_is_torchs(lang):
+    """The signature in the text block of pad-basics is the one torch documents and has."""
+    page = (DOCS / lang / "pad-basics.md").read_text(encoding="utf-8")
+    quoted = re.search(r"```text\n(torch\.nn\.functional\.pad\(.*)\n```", page)[1]
+    documented = F.pad.__doc__.strip().splitlines()[0]
+    assert quoted == f"torch.nn.functional.{documented}"
+    parameters = inspect.signature(F.pad).parameters
+    assert list(parameters) == ["input", "pad", "mode", "value"]
+    assert (parameters["mode"].default, parameters["value"].default) == ("constant", None)
+
+
+def test_claim_constant_padding_fills_0_when_value_is_not_given():
+    x = torch.full((1, 2), 7.0)
+    assert F.pad(x, (1, 1)).tolist() == [[0.0, 7.0, 7.0, 0.0]]
+    assert torch.equal(F.pad(x, (1, 1)), F.pad(x, (1, 1), value=None))
+
+
+def test_claim_nn_wraps_F_pad_in_fifteen_modules():
+    """"ConstantPad1d/2d/3d, ZeroPad…, ReflectionPad…, ReplicationPad… and CircularPad…"."""
+    for family in ("Constant", "Zero", "Reflection", "Replication", "Circular"):
+        for d in (1, 2, 3):
+            module = getattr(nn, f"{family}Pad{d}d")
+            assert issubclass(module, nn.Module)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_claim_the_notebook_needs_only_torch_and_keeps_its_answer(lang):
+    """The downloaded notebook runs with torch alone, and its exercise does not print the
+    shape the reader is asked to work out."""
+    notebook = json.loads((DOCS / lang / "notebooks" / "pad-basics.ipynb").read_text("utf-8"))
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert not any("lmloss" in "".join(c["source"]) for c in code)
+    exercise = "".join(code[-1]["source"])
+    scope: dict[str, object] = {"torch": torch, "F": F}
+    exec(exercise, scope)
+    answer = str(tuple(scope["result"].shape))
+    printed = "".join("".join(o.get("text", "")) for c in code for o in c.get("outputs", []))
+    assert answer not in printed
+    assert "".join(code[-1]["outputs"][0]["text"]) == "False\n"
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+def test_claim_reflect_and_replicate_refuse_an_empty_padded_dimension(mode):
+    """Edge cases, item 3, and error 11: both modes, though the page prints replicate's."""
+    row = torch.arange(4).reshape(1, 4)
+    with pytest.raises(RuntimeError):
+        F.pad(row, (-4, 0), mode=mode)
+    with pytest.raises(RuntimeError):
+        F.pad(torch.zeros(1, 0), (1, 1), mode=mode)

@@ -1,0 +1,99 @@
+"""Every page is in the nav, and every nav title has its English translation.
+
+MkDocs only logs INFO for a page left out of ``nav`` (the strict build passes), and the i18n
+plugin shows an untranslated title in Chinese on the English site without a word: a new page
+must fail here instead.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from page_structure import DOCS, ROOT, ZH
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """Reads mkdocs.yml without running its tags (``!ENV``, ``!!python/...``)."""
+
+
+_ConfigLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+_ConfigLoader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
+
+
+def load_config(text: str) -> dict:
+    return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader)
+
+
+def nav_entries(nav: list) -> list[tuple[str, str]]:
+    """``(title, page)`` of every page in a nav tree, sections included."""
+    entries = []
+    for item in nav:
+        if isinstance(item, str):
+            entries.append(("", item))
+            continue
+        for title, value in item.items():
+            if isinstance(value, list):
+                entries.append((title, ""))
+                entries.extend(nav_entries(value))
+            else:
+                entries.append((title, value))
+    return entries
+
+
+def english_titles(config: dict) -> dict[str, str]:
+    i18n = next(p["i18n"] for p in config["plugins"] if isinstance(p, dict) and "i18n" in p)
+    english = next(lang for lang in i18n["languages"] if lang["locale"] == "en")
+    return english.get("nav_translations", {})
+
+
+def pages_left_out(config: dict, pages: list[str]) -> list[str]:
+    listed = {page for _, page in nav_entries(config["nav"])}
+    return [page for page in pages if page not in listed]
+
+
+def untranslated_titles(config: dict) -> list[str]:
+    translations = english_titles(config)
+    return [title for title, _ in nav_entries(config["nav"]) if title and title not in translations]
+
+
+def _config() -> dict:
+    return load_config((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+
+
+def _pages() -> list[str]:
+    return sorted(
+        p.relative_to(ZH).as_posix() for p in ZH.rglob("*") if p.suffix in {".md", ".ipynb"}
+    )
+
+
+def test_every_page_is_in_the_nav():
+    left_out = pages_left_out(_config(), _pages())
+    assert not left_out, f"add these pages to nav in mkdocs.yml: {left_out}"
+
+
+def test_the_nav_names_only_pages_that_exist():
+    for _, page in nav_entries(_config()["nav"]):
+        assert not page or (DOCS / "zh" / page).is_file(), page
+
+
+def test_every_nav_title_has_an_english_translation():
+    missing = untranslated_titles(_config())
+    assert not missing, f"add these titles to nav_translations (English) in mkdocs.yml: {missing}"
+
+
+def test_every_translation_is_used():
+    used = {title for title, _ in nav_entries(_config()["nav"])}
+    assert set(english_titles(_config())) <= used
+
+
+NEW_PAGE = "new-page.md"
+
+
+def test_the_check_rejects_a_page_left_out_of_the_nav():
+    assert pages_left_out(_config(), [*_pages(), NEW_PAGE]) == [NEW_PAGE]
+
+
+def test_the_check_rejects_a_title_with_no_translation():
+    config = _config()
+    config["nav"].append({"新页面": NEW_PAGE})
+    assert untranslated_titles(config) == ["新页面"]
