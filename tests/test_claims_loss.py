@@ -169,15 +169,23 @@ def test_claim_sum_path_gives_0_when_other_micro_batches_have_targets_else_nan()
     nothing = torch.full((1, 6), IGNORE)
     others = ForCausalLMLoss(logits, nothing, vocab_size=11, num_items_in_batch=torch.tensor(8))
     assert others.item() == 0.0
-    assert ForCausalLMLoss(logits, nothing, vocab_size=11, num_items_in_batch=torch.tensor(0)).isnan()
+    assert ForCausalLMLoss(
+        logits, nothing, vocab_size=11, num_items_in_batch=torch.tensor(0)
+    ).isnan()
 
 
 def _tiny_llama():
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=2)
+    config = LlamaConfig(
+        vocab_size=32,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+    )
     return LlamaForCausalLM(config).eval()
 
 
@@ -210,14 +218,18 @@ def test_claim_the_Trainer_counts_num_items_in_batch_over_labels_1_colon_of_all_
     with tempfile.TemporaryDirectory() as folder:
         args = TrainingArguments(output_dir=folder, report_to=[], use_cpu=True)
         trainer = Trainer(model=_tiny_llama(), args=args)
-        micro_batches = [{"labels": torch.ones(2, 6, dtype=torch.long)},
-                         {"labels": torch.tensor([[IGNORE, 1, 2, IGNORE]])}]
+        micro_batches = [
+            {"labels": torch.ones(2, 6, dtype=torch.long)},
+            {"labels": torch.tensor([[IGNORE, 1, 2, IGNORE]])},
+        ]
         counted = trainer._get_num_items_in_batch(micro_batches, torch.device("cpu"))
     assert counted.item() == 2 * 5 + 2  # position 0 of each row is left out
 
 
 def _verify_history():
-    spec = importlib.util.spec_from_file_location("verify_history", ROOT / "tests/history/verify_history.py")
+    spec = importlib.util.spec_from_file_location(
+        "verify_history", ROOT / "tests/history/verify_history.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -229,8 +241,10 @@ def test_claim_the_history_tables_last_row_is_the_pinned_transformers():
     from transformers import trainer
 
     history = _verify_history()
-    installed = [*history.loss_columns(inspect.getsource(loss_utils)),
-                 history.counted_over(inspect.getsource(trainer))]
+    installed = [
+        *history.loss_columns(inspect.getsource(loss_utils)),
+        history.counted_over(inspect.getsource(trainer)),
+    ]
     rows = history.TABLE.read_text(encoding="utf-8").splitlines()
     pinned = [r for r in rows if r.split()[0] == transformers.__version__]
     assert pinned and pinned[0].split(None, 5)[1:] == installed
@@ -241,7 +255,9 @@ def test_claim_the_history_tables_last_row_is_the_pinned_transformers():
 
 def test_claim_only_4_49_0_is_the_seeds_code_and_the_seed_has_its_two_lines():
     history = _verify_history()
-    rows = {r.split()[0]: r.split() for r in history.TABLE.read_text(encoding="utf-8").splitlines()[2:]}
+    rows = {
+        r.split()[0]: r.split() for r in history.TABLE.read_text(encoding="utf-8").splitlines()[2:]
+    }
     assert [release for release, cells in rows.items() if cells[4] == "yes"] == ["4.49.0"]
     seed = history.SEED.read_text(encoding="utf-8")
     assert "labels = labels.to(logits.device)" in seed and "# Enable model parallelism" in seed
@@ -251,8 +267,12 @@ def test_claim_the_lines_quoted_in_text_blocks_are_in_the_pinned_ForCausalLMLoss
     source = {line.strip() for line in inspect.getsource(ForCausalLMLoss).splitlines()}
     for page in PAGES:
         blocks = re.findall(r"^```text\n(.*?)^```", page.read_text(encoding="utf-8"), re.M | re.S)
-        quoted = [line.strip() for block in blocks for line in block.splitlines()
-                  if line.strip() and "--8<--" not in line]
+        quoted = [
+            line.strip()
+            for block in blocks
+            for line in block.splitlines()
+            if line.strip() and "--8<--" not in line
+        ]
         assert len(quoted) == 4, quoted
         assert all(line in source for line in quoted), quoted
 
@@ -280,8 +300,10 @@ def test_exercise_answers_are_what_the_libraries_compute():
 
     rows = torch.ones(2, 6, dtype=torch.long)
     with tempfile.TemporaryDirectory() as folder:
-        trainer = Trainer(model=_tiny_llama(), args=TrainingArguments(
-            output_dir=folder, report_to=[], use_cpu=True))
+        trainer = Trainer(
+            model=_tiny_llama(),
+            args=TrainingArguments(output_dir=folder, report_to=[], use_cpu=True),
+        )
         today = int(trainer._get_num_items_in_batch([{"labels": rows}], torch.device("cpu")))
     assert f"4. 4.46.2 to 5.9.0: {rows.numel()} | 5.10.1 on: {today}" in answers
     for page in PAGES:

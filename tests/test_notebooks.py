@@ -70,8 +70,13 @@ def _execute(path: Path, env: dict[str, str]):
 
 
 def test_the_kernel_cannot_import_lmloss(kernel_env):
-    probe = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "try:\n    import lmloss\nexcept ModuleNotFoundError as error:\n    print(error)")])
+    probe = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "try:\n    import lmloss\nexcept ModuleNotFoundError as error:\n    print(error)"
+            )
+        ]
+    )
     NotebookClient(probe, timeout=60, kernel_name="python3").execute(env=kernel_env)
     assert _outputs(probe.cells[0]) == [("stdout", "No module named 'lmloss'\n")]
 

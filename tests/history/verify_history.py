@@ -30,7 +30,14 @@ CACHE = Path(os.environ.get("LMLOSS_HISTORY_CACHE", Path.home() / ".cache" / "lm
 
 # The release before and the first release of each change, and the pinned one.
 RELEASES = (
-    "4.46.1", "4.46.2", "4.48.3", "4.49.0", "4.50.0", "5.9.0", "5.10.1", "5.24.0",
+    "4.46.1",
+    "4.46.2",
+    "4.48.3",
+    "4.49.0",
+    "4.50.0",
+    "5.9.0",
+    "5.10.1",
+    "5.24.0",
 )
 
 HEADER = (
@@ -45,8 +52,18 @@ def wheel(release: str) -> Path:
     if not path.is_file():
         CACHE.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-             "--only-binary=:all:", f"transformers=={release}", "-d", str(CACHE)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                f"transformers=={release}",
+                "-d",
+                str(CACHE),
+            ],
             check=True,
         )
     if not path.is_file():
@@ -82,10 +99,10 @@ def counted_over(trainer: str) -> str:
         if not isinstance(function, ast.FunctionDef):
             continue
         counts = [
-            node for node in ast.walk(function)
+            node
+            for node in ast.walk(function)
             if isinstance(node, ast.Assign)
-            and any(isinstance(t, ast.Name) and t.id == "num_items_in_batch"
-                    for t in node.targets)
+            and any(isinstance(t, ast.Name) and t.id == "num_items_in_batch" for t in node.targets)
             and isinstance(node.value, ast.Call)
             and getattr(node.value.func, "id", None) == "sum"
         ]
@@ -132,11 +149,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         recorded = TABLE.read_text(encoding="utf-8") if TABLE.is_file() else ""
         if recorded != fresh:
-            sys.stderr.writelines(difflib.unified_diff(
-                recorded.splitlines(keepends=True), fresh.splitlines(keepends=True),
-                str(TABLE.relative_to(ROOT)), "read from the wheels now"))
-            print(f"{TABLE.relative_to(ROOT)} differs from the wheels; "
-                  "review and run with --update", file=sys.stderr)
+            sys.stderr.writelines(
+                difflib.unified_diff(
+                    recorded.splitlines(keepends=True),
+                    fresh.splitlines(keepends=True),
+                    str(TABLE.relative_to(ROOT)),
+                    "read from the wheels now",
+                )
+            )
+            print(
+                f"{TABLE.relative_to(ROOT)} differs from the wheels; review and run with --update",
+                file=sys.stderr,
+            )
             return 1
     return 0
 

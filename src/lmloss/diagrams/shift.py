@@ -28,13 +28,16 @@ _FILL = {
     "ignored": ("#f3f4f6", "#6b7280"),
 }
 
-_TEXT = {
+_ROWS: dict[str, tuple[str, str, str]] = {
+    "en": ("inputs", "logits", "shifted labels"),
+    "zh": ("输入", "logits", "移位后的标签"),
+}
+
+_TEXT: dict[str, dict[str, str]] = {
     "en": {
         "title": "Next-token prediction: logits[t] is scored against the label of token t + 1",
-        "rows": ("inputs", "logits", "shifted labels"),
         "ignored": "ignored",
-        "counted": "solid line: cross-entropy of logits[t] against the label below it, "
-        "{n} counted",
+        "counted": "solid line: cross-entropy of logits[t] against the label below it, {n} counted",
         "skipped": "dashed line: the label is {ignore}, the loss skips it ({k} ignored)",
         "shift": "the labels are the inputs moved one position left; "
         "the last position has no next token",
@@ -45,7 +48,6 @@ _TEXT = {
     },
     "zh": {
         "title": "下一个词元预测：logits[t] 与词元 t + 1 的标签比较",
-        "rows": ("输入", "logits", "移位后的标签"),
         "ignored": "忽略",
         "counted": "实线：logits[t] 与下方标签计算交叉熵，共 {n} 个位置计入损失",
         "skipped": "虚线：标签为 {ignore}，不计入损失（{k} 个位置）",
@@ -102,26 +104,36 @@ def shift_svg(
         (4, 4, 3, 1)
     """
     check_lang(lang)
-    ids = [int(i) for i in (input_ids.flatten().tolist() if torch.is_tensor(input_ids)
-                            else input_ids)]
-    texts = [str(token) for token in tokens]
-    raw = ids if labels is None else [
-        int(i) for i in (labels.flatten().tolist() if torch.is_tensor(labels) else labels)
+    ids = [
+        int(i) for i in (input_ids.flatten().tolist() if torch.is_tensor(input_ids) else input_ids)
     ]
+    texts = [str(token) for token in tokens]
+    raw = (
+        ids
+        if labels is None
+        else [int(i) for i in (labels.flatten().tolist() if torch.is_tensor(labels) else labels)]
+    )
     if not len(texts) == len(ids) == len(raw):
         raise ValueError(
             f"tokens, input_ids and labels must have one entry per position, got "
             f"{len(texts)}, {len(ids)} and {len(raw)}"
         )
     if not 1 <= len(ids) <= MAX_POSITIONS:
-        raise ValueError(f"tokens must have 1 to {MAX_POSITIONS} positions to be drawn, got "
-                         f"{len(ids)}")
+        raise ValueError(
+            f"tokens must have 1 to {MAX_POSITIONS} positions to be drawn, got {len(ids)}"
+        )
     shifted = _shift_labels(torch.tensor([raw]), ignore_index)[0].tolist()
     return _draw(texts, ids, shifted, ignore_index, lang)
 
 
-def _cell(parent: ET.Element, kind: str, t: int, box: tuple[float, float, float],
-          lines: Sequence[str], token_id: int | None) -> None:
+def _cell(
+    parent: ET.Element,
+    kind: str,
+    t: int,
+    box: tuple[float, float, float],
+    lines: Sequence[str],
+    token_id: int | None,
+) -> None:
     x, y, width = box
     attrs = {"class": kind, "data-kind": kind, "data-index": str(t)}
     if token_id is not None:
@@ -148,7 +160,7 @@ def _draw(texts: list[str], ids: list[int], shifted: list[int], ignore: int, lan
         + [_svg.text_width(line, size) for pair in label_lines for line in pair]
     )
     cell_w = max(64.0, widest + 16)
-    head_w = max(_svg.text_width(name, size) for name in text["rows"]) + 16
+    head_w = max(_svg.text_width(name, size) for name in _ROWS[lang]) + 16
     counted = sum(y != ignore for y in shifted)
     notes = [
         text["counted"].format(n=counted),
@@ -168,7 +180,10 @@ def _draw(texts: list[str], ids: list[int], shifted: list[int], ignore: int, lan
 
     sep = text["sep"]
     desc = text["desc"].format(
-        T=count, n=counted, k=count - counted, ignore=ignore,
+        T=count,
+        n=counted,
+        k=count - counted,
+        ignore=ignore,
         inputs=sep.join(f"{s} ({i})" for s, i in zip(texts, ids, strict=True)),
         labels=sep.join(str(y) for y in shifted),
     )
@@ -179,14 +194,17 @@ def _draw(texts: list[str], ids: list[int], shifted: list[int], ignore: int, lan
         (".ok", f"stroke:{_svg.INK};stroke-width:2"),
         (".no", f"stroke:{_FILL['ignored'][1]};stroke-width:1.5;stroke-dasharray:4 3"),
         (".ignored rect", "stroke-dasharray:4 3"),
-    ] + [(f".{kind} rect", f"fill:{fill};stroke:{edge};stroke-width:1.5")
-         for kind, (fill, edge) in _FILL.items()]
+    ] + [
+        (f".{kind} rect", f"fill:{fill};stroke:{edge};stroke-width:1.5")
+        for kind, (fill, edge) in _FILL.items()
+    ]
     uid = "shift-" + _svg.digest(tuple(texts), tuple(ids), tuple(shifted), lang)
-    root = _svg.new_svg(width, height, lang=lang, uid=uid, title=text["title"], desc=desc,
-                        rules=rules)
+    root = _svg.new_svg(
+        width, height, lang=lang, uid=uid, title=text["title"], desc=desc, rules=rules
+    )
     _svg.add_text(root, _MARGIN, _MARGIN + 16, text["title"], "h")
     _svg.add_text(root, _MARGIN, _MARGIN + 16 + _LINE, call, "m")
-    for row, name in enumerate(text["rows"]):
+    for row, name in enumerate(_ROWS[lang]):
         _svg.add_text(root, _MARGIN, rows_y[row] + 25, name, "m")
 
     for t in range(count):
@@ -194,13 +212,13 @@ def _draw(texts: list[str], ids: list[int], shifted: list[int], ignore: int, lan
         middle = x + cell_w / 2
         _svg.add_text(root, middle, top - 8, f"t = {t}", "n", "middle")
         _cell(root, "input", t, (x, rows_y[0], cell_w), (texts[t], str(ids[t])), ids[t])
-        _svg.add_arrow(root, (middle, rows_y[0] + _CELL_H + 2),
-                       (middle, rows_y[1] - 2), "ax")
+        _svg.add_arrow(root, (middle, rows_y[0] + _CELL_H + 2), (middle, rows_y[1] - 2), "ax")
         _cell(root, "logits", t, (x, rows_y[1], cell_w), (f"logits[{t}]",), None)
         kind = "ignored" if shifted[t] == ignore else "label"
-        link = {"class": "ok" if kind == "label" else "no",
-                "d": f"M{_svg.fmt(middle)} {_svg.fmt(rows_y[1] + _CELL_H)} "
-                     f"V{_svg.fmt(rows_y[2])}"}
+        link = {
+            "class": "ok" if kind == "label" else "no",
+            "d": f"M{_svg.fmt(middle)} {_svg.fmt(rows_y[1] + _CELL_H)} V{_svg.fmt(rows_y[2])}",
+        }
         _svg.sub(root, "path", link)
         _cell(root, kind, t, (x, rows_y[2], cell_w), label_lines[t], shifted[t])
     for row, note in enumerate(notes):
