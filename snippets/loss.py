@@ -27,6 +27,7 @@ nll = [
     if y != IGNORE_INDEX
 ]
 print("per position:", [round(x, 4) for x in nll])
+print(f"counted: {len(nll)}, positions: {shifted.shape[-1]}")
 print(f"mean by hand   : {sum(nll) / len(nll):.4f}")
 library = F.cross_entropy(logits.view(-1, V), shifted.view(-1))
 print("V =", V)
