@@ -9,7 +9,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 # Material 9.8 prints an end-of-life banner on every build; the README says what it means.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve build test update-outputs bench lock clean
+.PHONY: serve build test update-outputs verify-history bench lock clean
 
 serve: $(READY)
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
@@ -32,6 +32,12 @@ $(READY): $(LOCK) pyproject.toml
 	$(PIP) install --no-deps --no-build-isolation --editable .
 	$(BIN)/python -m pip check
 	touch $@
+
+# Read the loss history from the released transformers wheels (needs the package index, so it is
+# not part of `make test`); fails if snippets/history/transformers_loss.txt, which the loss page
+# shows, differs. `$(BIN)/python tests/history/verify_history.py --update` rewrites it.
+verify-history: $(READY)
+	$(BIN)/python tests/history/verify_history.py --check
 
 # Time a cold strict build of the whole site (the README quotes its output).
 bench: $(READY)

@@ -5,7 +5,11 @@ Each test is named after the sentence of docs/*/loss.md it checks.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
+import re
+import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +18,8 @@ from transformers.loss import loss_utils
 from transformers.loss.loss_utils import ForCausalLMLoss
 
 IGNORE = -100
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "docs" / lang / "loss.md" for lang in ("en", "zh")]
 
 
 def _batch(batch=2, length=6, vocab=11):
@@ -88,7 +94,7 @@ def test_claim_minus_100_is_the_default_ignore_index_of_cross_entropy():
     assert torch.nn.CrossEntropyLoss().ignore_index == -100
 
 
-def test_claim_the_4_46_logit_slice_gives_the_same_loss_and_copies_the_logits():
+def test_claim_the_4_48_logit_slice_gives_the_same_loss_and_copies_the_logits():
     logits, labels = _batch()
     sliced = logits[..., :-1, :].contiguous()
     old = F.cross_entropy(sliced.view(-1, 11), labels[..., 1:].reshape(-1))
@@ -139,3 +145,167 @@ def test_claim_LlamaForCausalLM_passes_its_vocab_size_to_its_loss_function():
 
     source = inspect.getsource(LlamaForCausalLM.forward)
     assert "self.loss_function(" in source and "vocab_size=self.config.vocab_size" in source
+
+
+def test_claim_ForCausalLMLoss_ignores_minus_100_by_default():
+    default = inspect.signature(ForCausalLMLoss).parameters["ignore_index"].default
+    assert default == -100
+
+
+def test_claim_to_on_the_device_the_labels_are_on_returns_the_same_tensor():
+    _, labels = _batch()
+    assert labels.to(labels.device) is labels
+
+
+def test_claim_float_on_bf16_logits_is_a_copy_twice_their_size():
+    logits, _ = _batch()
+    bf16 = logits.bfloat16()
+    upcast = bf16.float()
+    assert upcast.data_ptr() != bf16.data_ptr() and upcast.nbytes == 2 * bf16.nbytes
+
+
+def test_claim_sum_path_gives_0_when_other_micro_batches_have_targets_else_nan():
+    logits, _ = _batch(batch=1)
+    nothing = torch.full((1, 6), IGNORE)
+    others = ForCausalLMLoss(logits, nothing, vocab_size=11, num_items_in_batch=torch.tensor(8))
+    assert others.item() == 0.0
+    assert ForCausalLMLoss(
+        logits, nothing, vocab_size=11, num_items_in_batch=torch.tensor(0)
+    ).isnan()
+
+
+def _tiny_llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=32,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+def test_claim_LlamaForCausalLM_returns_no_loss_when_given_only_shift_labels():
+    model = _tiny_llama()
+    ids = torch.randint(0, 32, (2, 7))
+    shifted = F.pad(ids, (0, 1), value=IGNORE)[..., 1:].contiguous()
+    with torch.no_grad():
+        assert model(input_ids=ids, shift_labels=shifted).loss is None
+        assert model(input_ids=ids, labels=ids).loss is not None
+
+
+def test_claim_with_any_labels_given_the_model_uses_shift_labels_instead():
+    model = _tiny_llama()
+    ids = torch.randint(0, 32, (2, 7))
+    masked = ids.clone()
+    masked[0, :3] = IGNORE
+    shifted = F.pad(masked, (0, 1), value=IGNORE)[..., 1:].contiguous()
+    with torch.no_grad():
+        wanted = model(input_ids=ids, labels=masked).loss
+        both = model(input_ids=ids, labels=ids, shift_labels=shifted).loss
+        unmasked = model(input_ids=ids, labels=ids).loss
+    torch.testing.assert_close(both, wanted)
+    assert abs(both - unmasked) > 1e-4  # the labels given were not used
+
+
+def test_claim_the_Trainer_counts_num_items_in_batch_over_labels_1_colon_of_all_micro_batches():
+    from transformers import Trainer, TrainingArguments
+
+    with tempfile.TemporaryDirectory() as folder:
+        args = TrainingArguments(output_dir=folder, report_to=[], use_cpu=True)
+        trainer = Trainer(model=_tiny_llama(), args=args)
+        micro_batches = [
+            {"labels": torch.ones(2, 6, dtype=torch.long)},
+            {"labels": torch.tensor([[IGNORE, 1, 2, IGNORE]])},
+        ]
+        counted = trainer._get_num_items_in_batch(micro_batches, torch.device("cpu"))
+    assert counted.item() == 2 * 5 + 2  # position 0 of each row is left out
+
+
+def _verify_history():
+    spec = importlib.util.spec_from_file_location(
+        "verify_history", ROOT / "tests/history/verify_history.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_claim_the_history_tables_last_row_is_the_pinned_transformers():
+    """Offline: the recorded table's pinned row is what the installed code says."""
+    import transformers
+    from transformers import trainer
+
+    history = _verify_history()
+    installed = [
+        *history.loss_columns(inspect.getsource(loss_utils)),
+        history.counted_over(inspect.getsource(trainer)),
+    ]
+    rows = history.TABLE.read_text(encoding="utf-8").splitlines()
+    pinned = [r for r in rows if r.split()[0] == transformers.__version__]
+    assert pinned and pinned[0].split(None, 5)[1:] == installed
+    assert history.RELEASES[-1] == transformers.__version__
+    for page in PAGES:
+        assert '--8<-- "history/transformers_loss.txt"' in page.read_text(encoding="utf-8")
+
+
+def test_claim_only_4_49_0_is_the_seeds_code_and_the_seed_has_its_two_lines():
+    history = _verify_history()
+    rows = {
+        r.split()[0]: r.split() for r in history.TABLE.read_text(encoding="utf-8").splitlines()[2:]
+    }
+    assert [release for release, cells in rows.items() if cells[4] == "yes"] == ["4.49.0"]
+    seed = history.SEED.read_text(encoding="utf-8")
+    assert "labels = labels.to(logits.device)" in seed and "# Enable model parallelism" in seed
+
+
+def test_claim_the_lines_quoted_in_text_blocks_are_in_the_pinned_ForCausalLMLoss():
+    source = {line.strip() for line in inspect.getsource(ForCausalLMLoss).splitlines()}
+    for page in PAGES:
+        blocks = re.findall(r"^```text\n(.*?)^```", page.read_text(encoding="utf-8"), re.M | re.S)
+        quoted = [
+            line.strip()
+            for block in blocks
+            for line in block.splitlines()
+            if line.strip() and "--8<--" not in line
+        ]
+        assert len(quoted) == 4, quoted
+        assert all(line in source for line in quoted), quoted
+
+
+def test_exercise_answers_are_what_the_libraries_compute():
+    """The recorded answers of the page's exercises, recomputed here another way."""
+    answers = (ROOT / "snippets/output/loss/exercises.txt").read_text(encoding="utf-8")
+    from lmloss import count_loss_tokens, shift_labels
+
+    labels = torch.tensor([[-100, -100, 7, 8, 9, -100]])
+    shifted = shift_labels(labels)
+    assert f"1. {shifted.tolist()}" in answers
+    assert f"counted: {count_loss_tokens(labels)} | label 7 at t = 1" in answers
+    assert shifted[0, 1] == 7
+    # 2: the step's loss is the sum over its targets divided by their count.
+    per_token = [2.0] * 6 + [6.0] * 2
+    step = sum(per_token) / len(per_token)
+    assert f"   sum {sum(per_token):.1f} / {len(per_token)} targets = {step:.1f}" in answers
+    assert f"mean of means: {(2.0 + 6.0) / 2:.1f}" in answers
+    bf16 = torch.empty(1, 1, 151_936, dtype=torch.bfloat16)
+    size = 4 * 2048 * bf16.nbytes
+    assert f"   bf16: {size / 1e9:.2f} GB, float32 copy: {2 * size / 1e9:.2f} GB" in answers
+    # 4: before 5.10.1 every label counted; today's Trainer leaves position 0 out.
+    from transformers import Trainer, TrainingArguments
+
+    rows = torch.ones(2, 6, dtype=torch.long)
+    with tempfile.TemporaryDirectory() as folder:
+        trainer = Trainer(
+            model=_tiny_llama(),
+            args=TrainingArguments(output_dir=folder, report_to=[], use_cpu=True),
+        )
+        today = int(trainer._get_num_items_in_batch([{"labels": rows}], torch.device("cpu")))
+    assert f"4. 4.46.2 to 5.9.0: {rows.numel()} | 5.10.1 on: {today}" in answers
+    for page in PAGES:
+        questions = page.read_text(encoding="utf-8").split("{ #exercises }")[1].split("???")[0]
+        assert re.findall(r"^(\d)\. ", questions, re.M) == ["1", "2", "3", "4"]

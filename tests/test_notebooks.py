@@ -1,8 +1,14 @@
-"""Each notebook runs top to bottom, and the outputs it stores are the ones it produces."""
+"""Each notebook runs top to bottom, and the outputs it stores are the ones it produces.
+
+A reader downloads a notebook and runs it where only PyPI packages are installed, so each one is
+executed in a kernel that cannot import ``lmloss``.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -26,15 +32,53 @@ def _outputs(cell) -> list[tuple[str, str]]:
     return seen
 
 
-def _execute(path: Path):
+# Imported by the kernel at start-up (``sitecustomize``): ``import lmloss`` fails there as it
+# would in a fresh environment, wherever lmloss is installed (editable, or on PYTHONPATH).
+_HIDE_LMLOSS = textwrap.dedent("""
+    import sys
+
+
+    class HideLmloss:
+        def find_spec(self, name, path=None, target=None):
+            if name == "lmloss" or name.startswith("lmloss."):
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+
+
+    sys.meta_path.insert(0, HideLmloss())
+""")
+
+
+@pytest.fixture(scope="session")
+def kernel_env(tmp_path_factory) -> dict[str, str]:
+    """The environment of a kernel without ``lmloss``."""
+    folder = tmp_path_factory.mktemp("no-lmloss")
+    (folder / "sitecustomize.py").write_text(_HIDE_LMLOSS, encoding="utf-8")
+    # tqdm warns on import when ipywidgets is missing, as in a fresh environment: not our output.
+    return {**os.environ, "PYTHONPATH": str(folder), "PYTHONWARNINGS": "ignore:IProgress not found"}
+
+
+def _execute(path: Path, env: dict[str, str]):
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(
         notebook,
         timeout=120,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
-    ).execute()
+    ).execute(env=env)
     return notebook
+
+
+def test_the_kernel_cannot_import_lmloss(kernel_env):
+    probe = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "try:\n    import lmloss\nexcept ModuleNotFoundError as error:\n    print(error)"
+            )
+        ]
+    )
+    NotebookClient(probe, timeout=60, kernel_name="python3").execute(env=kernel_env)
+    assert _outputs(probe.cells[0]) == [("stdout", "No module named 'lmloss'\n")]
 
 
 def test_there_are_notebooks_in_both_languages():
@@ -43,9 +87,9 @@ def test_there_are_notebooks_in_both_languages():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(DOCS)))
-def test_stored_outputs_match_a_fresh_run(path, request):
+def test_stored_outputs_match_a_fresh_run(path, request, kernel_env):
     stored = nbformat.read(path, as_version=4)
-    fresh = _execute(path)
+    fresh = _execute(path, kernel_env)
     if request.config.getoption("--update-outputs"):
         for cell in fresh.cells:
             cell.get("metadata", {}).pop("execution", None)

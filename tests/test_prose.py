@@ -185,9 +185,9 @@ def _fence_text(fence, lang: str) -> str:
     if include is None:
         return fence.body
     file, section = include
-    return (
-        shown_output(file, lang) if file.startswith("output/") else shown_code(file, section, lang)
-    )
+    # A .py include shows a snippet's code; any other file (an output, the loss page's history
+    # table from tests/history/verify_history.py) is shown as it is.
+    return shown_code(file, section, lang) if file.endswith(".py") else shown_output(file, lang)
 
 
 def page_violations(path: Path) -> list[Violation]:

@@ -71,3 +71,11 @@ def test_bad_arguments_are_explained(args, message):
 def test_unknown_language_is_rejected():
     with pytest.raises(ValueError, match="lang must be one of"):
         shift_svg(SEED_TOKENS, SEED_IDS, lang="fr")
+
+
+def test_chinese_rows_say_logits_as_chinese_engineers_do():
+    """对数几率 is the statistics term for log-odds; the zh diagram writes logits."""
+    svg = shift_svg(SEED_TOKENS, SEED_IDS, lang="zh")
+    texts = [el.text for el in ET.fromstring(svg).iter() if el.text]
+    assert "对数几率" not in svg
+    assert {"输入", "logits", "移位后的标签"} <= set(texts)

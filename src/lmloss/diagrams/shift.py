@@ -28,10 +28,14 @@ _FILL = {
     "ignored": ("#f3f4f6", "#6b7280"),
 }
 
-_TEXT = {
+_ROWS: dict[str, tuple[str, str, str]] = {
+    "en": ("inputs", "logits", "shifted labels"),
+    "zh": ("输入", "logits", "移位后的标签"),
+}
+
+_TEXT: dict[str, dict[str, str]] = {
     "en": {
         "title": "Next-token prediction: logits[t] is scored against the label of token t + 1",
-        "rows": ("inputs", "logits", "shifted labels"),
         "ignored": "ignored",
         "counted": "solid line: cross-entropy of logits[t] against the label below it, {n} counted",
         "skipped": "dashed line: the label is {ignore}, the loss skips it ({k} ignored)",
@@ -44,13 +48,12 @@ _TEXT = {
     },
     "zh": {
         "title": "下一个词元预测：logits[t] 与词元 t + 1 的标签比较",
-        "rows": ("输入", "对数几率", "移位后的标签"),
         "ignored": "忽略",
         "counted": "实线：logits[t] 与下方标签计算交叉熵，共 {n} 个位置计入损失",
         "skipped": "虚线：标签为 {ignore}，不计入损失（{k} 个位置）",
         "shift": "标签是输入左移一位的结果；最后一个位置没有下一个词元",
-        "desc": "共 {T} 个位置。输入：{inputs}。移位后的标签：{labels}。位置 t 的对数几率与位置 t "
-        "的移位后标签计算交叉熵；{n} 个位置计入损失，{k} 个位置的标签为 {ignore}，被忽略。",
+        "desc": "共 {T} 个位置。输入：{inputs}。移位后的标签：{labels}。位置 t 的 logits 与位置 t "
+        "移位后的标签计算交叉熵；{n} 个位置计入损失，{k} 个位置的标签为 {ignore}，被忽略。",
         "sep": "，",
     },
 }
@@ -157,7 +160,7 @@ def _draw(texts: list[str], ids: list[int], shifted: list[int], ignore: int, lan
         + [_svg.text_width(line, size) for pair in label_lines for line in pair]
     )
     cell_w = max(64.0, widest + 16)
-    head_w = max(_svg.text_width(name, size) for name in text["rows"]) + 16
+    head_w = max(_svg.text_width(name, size) for name in _ROWS[lang]) + 16
     counted = sum(y != ignore for y in shifted)
     notes = [
         text["counted"].format(n=counted),
@@ -201,7 +204,7 @@ def _draw(texts: list[str], ids: list[int], shifted: list[int], ignore: int, lan
     )
     _svg.add_text(root, _MARGIN, _MARGIN + 16, text["title"], "h")
     _svg.add_text(root, _MARGIN, _MARGIN + 16 + _LINE, call, "m")
-    for row, name in enumerate(text["rows"]):
+    for row, name in enumerate(_ROWS[lang]):
         _svg.add_text(root, _MARGIN, rows_y[row] + 25, name, "m")
 
     for t in range(count):
