@@ -454,7 +454,8 @@ def test_claim_padding_free_batches_give_the_separate_loss_with_sdpa_and_eager_w
 @torch.no_grad()
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
 def test_claim_sdpa_and_eager_ignore_cu_seq_lens_and_read_the_documents_from_position_ids(
-        model, attention):
+    model, attention
+):
     model.set_attn_implementation(attention)
     try:
         _loss_ignores_cu_seq_lens(model)
@@ -504,8 +505,12 @@ def test_claim_SFTTrainer_gives_0_not_nan_for_a_step_with_no_target(page):
     """The model's own loss is 0/0 there; TRL divides by the count clamped to at least 1."""
     no_target = Dataset.from_list([{"input_ids": [5, 6, 7, 8], "labels": [IGNORE] * 4}] * 2)
     args = SFTConfig(**page["QUIET"], max_steps=1, per_device_train_batch_size=2, max_length=None)
-    trainer = page["RecordingTrainer"](model=page["tiny_llama"](len(page["qwen"])), args=args,
-                                       processing_class=page["qwen"], train_dataset=no_target)
+    trainer = page["RecordingTrainer"](
+        model=page["tiny_llama"](len(page["qwen"])),
+        args=args,
+        processing_class=page["qwen"],
+        train_dataset=no_target,
+    )
     trainer.train()
     assert int(trainer.batch["num_items_in_batch"]) == 0
     assert trainer.logs["train_loss"] == 0.0
