@@ -46,7 +46,9 @@ attempt(lambda: F.pad(row, (-3, 3), mode="circular"))
 ints = torch.tensor([1, 2, 3])  # int64
 print(F.pad(ints, (1, 1), value=0.5))  # 0.5 -> 0, silently
 print(F.pad(ints, (1, 1), value=-1.9))  # truncated towards 0: -1
+print(torch.iinfo(torch.uint8))
 attempt(lambda: F.pad(ints.to(torch.uint8), (1, 1), value=-100))
+print(torch.tensor(-100).to(torch.uint8))  # a tensor cast wraps around
 flags = torch.tensor([True, False])
 print(F.pad(flags, (1, 1), value=-100))  # any non-zero -> True
 halves = torch.zeros(2, dtype=torch.float16)
