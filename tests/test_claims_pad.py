@@ -74,3 +74,10 @@ def test_claim_reflect_and_replicate_refuse_an_empty_padded_dimension(mode):
         F.pad(row, (-4, 0), mode=mode)
     with pytest.raises(RuntimeError):
         F.pad(torch.zeros(1, 0), (1, 1), mode=mode)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), 2.0**64])
+def test_claim_a_value_an_integer_dtype_cannot_hold_is_an_error(value):
+    """Error 13: "`value` does not fit the dtype (nan, inf, out of range)"; the page prints nan."""
+    with pytest.raises(RuntimeError, match="cannot be converted to type int64_t"):
+        F.pad(torch.zeros(2, 3, dtype=torch.int64), (1, 1), value=value)
