@@ -40,6 +40,8 @@ print(F.pad(row, (-3, 3), mode="reflect")[0].tolist())
 print(F.pad(row, (-3, 3), mode="replicate")[0].tolist())
 # wraps 3 of the 1 kept
 attempt(lambda: F.pad(row, (-3, 3), mode="circular"))
+# the same on two rows
+print(F.pad(row.repeat(2, 1), (-3, 3), mode="circular").tolist())
 # --8<-- [end:crop_edges]
 
 # --8<-- [start:value_cast]
