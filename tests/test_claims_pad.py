@@ -95,3 +95,11 @@ def test_claim_circular_checks_the_overlap_only_when_the_dims_in_front_are_all_1
     else:
         kept = x[..., -1:]
         assert torch.equal(F.pad(x, (-3, 3), mode="circular"), kept.expand(*shape))
+
+
+@pytest.mark.parametrize("value", [-100, 0.5, -0.1, 1e-30, float("nan"), float("inf")])
+def test_claim_any_non_zero_value_becomes_true_on_bool(value):
+    """ "On `bool`, any non-zero value becomes `True`"; the page prints -100."""
+    padded = F.pad(torch.tensor([False]), (1, 0), value=value)
+    assert padded.tolist() == [True, False]
+    assert F.pad(torch.tensor([True]), (1, 0), value=0.0).tolist() == [False, True]
