@@ -40,13 +40,17 @@ print(F.pad(row, (-3, 3), mode="reflect")[0].tolist())
 print(F.pad(row, (-3, 3), mode="replicate")[0].tolist())
 # wraps 3 of the 1 kept
 attempt(lambda: F.pad(row, (-3, 3), mode="circular"))
+# the same on two rows
+print(F.pad(row.repeat(2, 1), (-3, 3), mode="circular").tolist())
 # --8<-- [end:crop_edges]
 
 # --8<-- [start:value_cast]
 ints = torch.tensor([1, 2, 3])  # int64
 print(F.pad(ints, (1, 1), value=0.5))  # 0.5 -> 0, silently
 print(F.pad(ints, (1, 1), value=-1.9))  # truncated towards 0: -1
+print(torch.iinfo(torch.uint8))
 attempt(lambda: F.pad(ints.to(torch.uint8), (1, 1), value=-100))
+print(torch.tensor(-100).to(torch.uint8))  # a tensor cast wraps around
 flags = torch.tensor([True, False])
 print(F.pad(flags, (1, 1), value=-100))  # any non-zero -> True
 halves = torch.zeros(2, dtype=torch.float16)

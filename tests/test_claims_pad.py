@@ -74,3 +74,32 @@ def test_claim_reflect_and_replicate_refuse_an_empty_padded_dimension(mode):
         F.pad(row, (-4, 0), mode=mode)
     with pytest.raises(RuntimeError):
         F.pad(torch.zeros(1, 0), (1, 1), mode=mode)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), 2.0**64])
+def test_claim_a_value_an_integer_dtype_cannot_hold_is_an_error(value):
+    """Error 13: "`value` does not fit the dtype (nan, inf, out of range)"; the page prints nan."""
+    with pytest.raises(RuntimeError, match="cannot be converted to type int64_t"):
+        F.pad(torch.zeros(2, 3, dtype=torch.int64), (1, 1), value=value)
+
+
+@pytest.mark.parametrize(
+    ("shape", "overlap"), [((1, 4), True), ((1, 1, 4), True), ((2, 4), False), ((1, 2, 4), False)]
+)
+def test_claim_circular_checks_the_overlap_only_when_the_dims_in_front_are_all_1(shape, overlap):
+    """Edge cases, items 6 and 7: wrapping 3 of the 1 kept element fails only on one row."""
+    x = torch.arange(torch.Size(shape).numel()).reshape(shape)
+    if overlap:
+        with pytest.raises(RuntimeError, match="single memory location"):
+            F.pad(x, (-3, 3), mode="circular")
+    else:
+        kept = x[..., -1:]
+        assert torch.equal(F.pad(x, (-3, 3), mode="circular"), kept.expand(*shape))
+
+
+@pytest.mark.parametrize("value", [-100, 0.5, -0.1, 1e-30, float("nan"), float("inf")])
+def test_claim_any_non_zero_value_becomes_true_on_bool(value):
+    """ "On `bool`, any non-zero value becomes `True`"; the page prints -100."""
+    padded = F.pad(torch.tensor([False]), (1, 0), value=value)
+    assert padded.tolist() == [True, False]
+    assert F.pad(torch.tensor([True]), (1, 0), value=0.0).tolist() == [False, True]
