@@ -160,7 +160,8 @@ def _lint(text: str) -> list[str]:
 
 @pytest.mark.parametrize("name, text", _chinese_markdown(), ids=lambda value: value if "\n" not in value else "")
 def test_chinese_source_passes_the_copywriting_linter(name, text):
-    assert _lint(text) == []
+    found = _lint(text)
+    assert not found, f"{name}:\n" + "\n".join(found)
 
 
 @pytest.mark.parametrize(
