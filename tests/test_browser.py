@@ -190,7 +190,7 @@ CODE_BOXES = "article pre, article pre > code, article .highlight-ipynb"
 WIDEST_LINES = """selector => [...document.querySelectorAll(selector)]
   .filter(box => box.scrollWidth > box.clientWidth)
   .map(box => {
-    const longest = box.innerText.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), "");
+    const longest = box.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), "");
     return `${box.scrollWidth - box.clientWidth}px too wide (${longest.length} chars): ${longest}`;
   })"""
 
