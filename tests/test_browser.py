@@ -14,6 +14,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote
 
+import axe_playwright_python
 import pytest
 
 CHROMIUM = shutil.which("chromium")
@@ -149,14 +150,35 @@ def test_search_finds_the_page_in_the_readers_language_only(page, server, url, q
 
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts" / "screenshots"
+# axe-core as the pinned PyPI package axe-playwright-python ships it (axe.min.js), injected
+# into the page: nothing is fetched at run time.
+AXE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+    # Not a WCAG rule in axe's tags, but a dialog without a name is announced as nothing.
+    "rules": {"aria-dialog-name": {"enabled": True}},
+    "resultTypes": ["violations"],
+}
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("url", ALL_PAGES)
-def test_diagrams_render_in_both_schemes_and_screenshots_are_kept(browser, server, url, scheme):
+@pytest.fixture(
+    scope="module",
+    params=[(url, scheme) for url in ALL_PAGES for scheme in ("light", "dark")],
+    ids=lambda param: f"{param[0]}-{param[1]}",
+)
+def wide_page(request, browser, server):
+    """Each page at 1280 px in one colour scheme, loaded once for the checks that only read it."""
+    url, scheme = request.param
     context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     tab.goto(server + url)  # returns after the load event: every image has loaded
+    tab.url_path, tab.scheme = url, scheme
+    yield tab
+    context.close()
+
+
+def test_diagrams_render_in_both_schemes_and_screenshots_are_kept(wide_page):
+    tab, url, scheme = wide_page, wide_page.url_path, wide_page.scheme
     assert tab.evaluate("document.body.getAttribute('data-md-color-scheme')") == (
         "slate" if scheme == "dark" else "default"
     )
@@ -171,7 +193,65 @@ def test_diagrams_render_in_both_schemes_and_screenshots_are_kept(browser, serve
         + f"-{scheme}.png"
     )
     tab.screenshot(path=str(ARTIFACTS / name), full_page=True)
-    context.close()
+
+
+def test_axe_finds_no_serious_or_critical_violation(wide_page):
+    wide_page.evaluate(AXE)
+    results = wide_page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)
+    found = [
+        f"{v['id']} ({v['impact']}): {v['help']}; {len(v['nodes'])} elements, e.g. {v['nodes'][0]['target']}: "
+        + (
+            v["nodes"][0]["any"] + v["nodes"][0]["all"] + v["nodes"][0]["none"] or [{"message": ""}]
+        )[0]["message"]
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not found, "\n".join(found)
+
+
+# Every box that shows code: Material's code blocks and mkdocs-jupyter's notebook cells.
+CODE_BOXES = "article pre, article pre > code, article .highlight-ipynb"
+WIDEST_LINES = """selector => [...document.querySelectorAll(selector)]
+  .filter(box => box.scrollWidth > box.clientWidth)
+  .map(box => {
+    const longest = box.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), "");
+    return `${box.scrollWidth - box.clientWidth}px too wide (${longest.length} chars): ${longest}`;
+  })"""
+
+
+def test_no_code_block_scrolls_sideways_at_1280px(wide_page):
+    too_wide = wide_page.evaluate(WIDEST_LINES, CODE_BOXES)
+    assert not too_wide, "\n".join(too_wide)
+
+
+# Each line box of the code's text against the copy button floating over the block's corner.
+COVERED_LINES = """() => {
+  const covered = [];
+  for (const button of document.querySelectorAll("article .md-code__nav, article .zeroclipboard-container")) {
+    const b = button.getBoundingClientRect();
+    const code = button.parentElement.querySelector("code") || button.parentElement.querySelector("pre");
+    if (code.scrollWidth > code.clientWidth) continue;  // too wide: the width test says so
+    const text = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    const range = document.createRange();
+    for (let node = text.nextNode(); node; node = text.nextNode()) {
+      if (!node.data.trim()) continue;
+      range.selectNodeContents(node);
+      const rects = [...range.getClientRects()];
+      if (rects.some(r => r.left < b.right && r.right > b.left && r.top < b.bottom && r.bottom > b.top)) {
+        covered.push(code.innerText.split("\\n").find(line => line.includes(node.data.trim().split("\\n")[0])));
+        break;
+      }
+    }
+  }
+  return covered;
+}"""
+
+
+def test_copy_buttons_cover_no_code(wide_page):
+    buttons = wide_page.locator("article .md-code__nav, article .zeroclipboard-container").count()
+    assert buttons == wide_page.locator("article pre > code, article .highlight-ipynb").count()
+    covered = wide_page.evaluate(COVERED_LINES)
+    assert not covered, "the copy button covers the first line of:\n" + "\n".join(covered)
 
 
 def test_copy_button_copies_the_code_block(browser, server):
@@ -222,4 +302,16 @@ def test_a_phone_sized_viewport_has_no_horizontal_page_scroll(browser, server, u
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 0, f"{url} scrolls sideways by {overflow}px at 375px"
+    # Code too wide for a phone scrolls in its own box, which the keyboard can reach to scroll.
+    unreachable = tab.evaluate(
+        """selector => [...document.querySelectorAll(selector)]
+      .filter(box => box.scrollWidth > box.clientWidth && ["auto", "scroll"].includes(getComputedStyle(box).overflowX))
+      .filter(box => box.tabIndex < 0).map(box => box.innerText.slice(0, 60))""",
+        CODE_BOXES,
+    )
+    assert unreachable == []
+    assert (
+        tab.evaluate("parseFloat(getComputedStyle(document.querySelector('article p')).fontSize)")
+        >= 16
+    )
     context.close()
