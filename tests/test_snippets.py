@@ -6,12 +6,15 @@ the code is the same, and where the Chinese version prints something else, that 
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from snippet_sections import OUTPUTS, SNIPPETS, output_path, read_sections, run_sections
 from snippet_source import code_tokens, comments, needs_translation, translation, translation_path
 
 SNIPPET_FILES = sorted(SNIPPETS.glob("*.py"))
+MAX_COLUMNS = 76
 
 
 def test_there_are_snippets():
@@ -92,3 +95,21 @@ def test_every_comment_shown_has_its_chinese(snippet):
 def test_no_translation_without_its_snippet():
     tables = {p.stem for p in (SNIPPETS / "zh").glob("*.toml")}
     assert tables <= {p.stem for p in SNIPPET_FILES}
+
+
+def columns(line: str) -> int:
+    """How many columns a code line takes: CJK characters are two Latin columns wide."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+@pytest.mark.parametrize("snippet", SNIPPET_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_code_lines_fit_the_column(snippet, lang):
+    """77 Latin columns fit a code block at 1280 px (tests/test_browser.py measures it)."""
+    wide = [
+        f"{section.name}: {line}"
+        for section in read_sections(snippet, lang)
+        for line in section.code.splitlines()
+        if columns(line) > MAX_COLUMNS
+    ]
+    assert not wide, f"lines over {MAX_COLUMNS} columns:\n" + "\n".join(wide)
