@@ -40,7 +40,8 @@ def shard_sequence(
     Contiguous (the default): ``world_size`` equal chunks along ``dim``; rank *r* holds chunk
     *r*. Load-balanced: ``2 * world_size`` equal chunks; rank *r* holds chunks *r* and
     ``2 * world_size - 1 - r``, the head-tail order of torch's context-parallel load balancer
-    (and Megatron's), which gives each rank the same share of causal-attention work.
+    (a comment in Megatron-LM's ``get_batch_on_this_cp_rank`` describes the same split), which
+    gives each rank the same share of causal-attention work.
 
     Shard the *shifted* labels (:func:`lmloss.shift_labels` on the whole sequence), never
     shift a shard: the label of the token after a shard's end is on another rank.
