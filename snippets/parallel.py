@@ -87,10 +87,10 @@ def ddp_grads(rank, world_size):
 
 one = head()
 causal_lm_loss(one(hidden), labels).backward()
-print(f"{'one process':30} grad norm {one.weight.grad.norm():.6f}")
+print(f"grad norm {one.weight.grad.norm():.6f}  one process")
 for scale, grad in zip(SCALES, run_on_ranks(ddp_grads, 2)[0]):
     same = torch.allclose(grad, one.weight.grad)
-    print(f"{scale:30} grad norm {grad.norm():.6f}  equal: {same}")
+    print(f"grad norm {grad.norm():.6f}  equal: {same!s:5}  {scale}")
 # --8<-- [end:dp_grad]
 
 # --8<-- [start:cp_shards]
@@ -209,7 +209,8 @@ def overlapping(rank, world_size):  # both ranks claim columns [0, 8)
         return f"rank {rank}: ValueError: {error}"
 
 
-print(run_on_ranks(overlapping, 2)[0])
+for line in run_on_ranks(overlapping, 2):
+    print(line)
 # --8<-- [end:errors]
 
 # --8<-- [start:quiz]
@@ -222,7 +223,9 @@ print("2.", int((kept == -100).sum()) - 1, "targets lost")
 sums, counts = torch.tensor([6.0, 6.0]), torch.tensor([3, 1])
 print("3.", (sums / counts).mean().item(),
       (sums.sum() / counts.sum()).item())
-print("4.", 2 * 32000 // 4, 17000 // (32000 // 4))
+per_rank = 32000 // 4
+print("4.", per_rank, f"[{2 * per_rank}, {3 * per_rank})",
+      17000 // per_rank)
 # --8<-- [end:quiz]
 
 # --8<-- [start:trainer]

@@ -28,15 +28,19 @@ from snippet_sections import OUTPUTS
 TIMEOUT = 60.0
 
 
+def _context_parallel_shard(mesh, length):
+    """This rank's part of positions ``0 .. length - 1`` under torch's default context_parallel."""
+    buffer = torch.arange(length).view(1, length)
+    with context_parallel(mesh, buffers=[buffer], buffer_seq_dims=[1]):
+        return buffer.clone()  # sharded in place inside the context
+
+
 def _torch_shards(rank, world_size, length):
     mesh = init_device_mesh("cpu", (world_size,))
     full = torch.arange(length).view(1, length)
-    balanced = full.clone()
-    with context_parallel(mesh, buffers=[balanced], buffer_seq_dims=[1]):
-        torch_balanced = balanced.clone()  # sharded in place inside the context
     torch_contiguous = distribute_tensor(full, mesh, [Shard(1)]).to_local()
     return (
-        torch_balanced,
+        _context_parallel_shard(mesh, length),
         shard_sequence(full, world_size, rank, load_balanced=True),
         torch_contiguous,
         shard_sequence(full, world_size, rank),
@@ -52,6 +56,18 @@ def test_claim_load_balanced_shards_are_torch_context_parallel_head_tail_order(w
         assert torch.equal(torch_lb, ours_lb), (rank, torch_lb, ours_lb)
         assert torch.equal(torch_c, ours_c), (rank, torch_c, ours_c)
         assert not torch.equal(ours_lb, ours_c)  # the two orders really differ
+
+
+def _torch_default_shard(rank, world_size, length):
+    return _context_parallel_shard(init_device_mesh("cpu", (world_size,)), length)
+
+
+def test_claim_context_parallel_shards_contiguously_when_2_world_size_does_not_divide_length():
+    """torch falls back without a word; shard_sequence(load_balanced=True) raises instead."""
+    for rank, got in enumerate(run_on_ranks(_torch_default_shard, 2, 6, timeout=TIMEOUT)):
+        assert torch.equal(got, shard_sequence(torch.arange(6).view(1, 6), 2, rank)), (rank, got)
+    with pytest.raises(ValueError, match="divisible by 2 \\* world_size"):
+        shard_sequence(torch.arange(6), 2, 0, load_balanced=True)
 
 
 def _loss_parallel(rank, world_size):

@@ -7,8 +7,8 @@ Three helpers, one per split, each equal to the loss of one process holding ever
 - :func:`shard_sequence` (context parallel): the part of a sequence a rank holds, contiguous or
   in torch's head-tail load-balanced order. Shift the labels *before* sharding.
 - :func:`vocab_parallel_cross_entropy` (tensor-parallel ``lm_head``): the cross-entropy of
-  logits whose vocabulary columns are split over the ranks, with three all-reduces forward and
-  none backward.
+  logits whose vocabulary columns are split over the ranks, with three all-reduces forward (after
+  one that checks the shards) and none backward.
 
 Collectives go through ``torch.distributed``; where it is not initialized, a helper works as a
 world of one process. The checks read shapes, dtypes and the (small) targets only.
@@ -40,7 +40,8 @@ def shard_sequence(
     Contiguous (the default): ``world_size`` equal chunks along ``dim``; rank *r* holds chunk
     *r*. Load-balanced: ``2 * world_size`` equal chunks; rank *r* holds chunks *r* and
     ``2 * world_size - 1 - r``, the head-tail order of torch's context-parallel load balancer
-    (and Megatron's), which gives each rank the same share of causal-attention work.
+    (a comment in Megatron-LM's ``get_batch_on_this_cp_rank`` describes the same split), which
+    gives each rank the same share of causal-attention work.
 
     Shard the *shifted* labels (:func:`lmloss.shift_labels` on the whole sequence), never
     shift a shard: the label of the token after a shard's end is on another rank.
@@ -154,12 +155,12 @@ def vocab_parallel_cross_entropy(
     """Cross-entropy of logits whose vocabulary columns are split over the ranks of ``group``.
 
     Each rank holds the columns ``[vocab_start, vocab_start + V_local)`` of the full
-    ``(N, V)`` logits, as a tensor-parallel ``lm_head`` leaves them. Forward takes three
-    all-reduces of ``N`` numbers each: the maximum of each row (for a stable exponent), the
-    target logit (given by the one rank whose columns hold the target, zero elsewhere) and the
-    sum of the exponentials. The loss of a row is ``log(sum_exp) - target_logit``. Backward
-    needs no communication: the gradient of a rank's columns is its part of
-    ``softmax - one_hot(target)``.
+    ``(N, V)`` logits, as a tensor-parallel ``lm_head`` leaves them. After one all-reduce that
+    checks the ranks' shards, forward takes three all-reduces of ``N`` numbers each: the
+    maximum of each row (for a stable exponent), the target logit (given by the one rank whose
+    columns hold the target, zero elsewhere) and the sum of the exponentials. The loss of a row
+    is ``log(sum_exp) - target_logit``. Backward needs no communication: the gradient of a
+    rank's columns is its part of ``softmax - one_hot(target)``.
 
     Args:
         local_logits: This rank's columns of the logits, ``(N, V_local)``, floating point.

@@ -12,6 +12,7 @@ import datetime
 import os
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,8 @@ def run_on_ranks(
         TypeError: If ``world_size`` is not an int.
         ValueError: If ``world_size < 1`` or ``timeout`` is not positive.
         torch.multiprocessing.ProcessRaisedException: If a rank raised; the other ranks are
-            stopped, and the message holds the rank's traceback.
+            stopped, and the message holds the traceback of the rank that failed first (not
+            that of a rank left waiting for it in a collective).
         TimeoutError: If the ranks are still running after ``timeout`` seconds; they are
             killed, so a rank waiting forever for another cannot hang the caller.
     """
@@ -67,18 +69,42 @@ def run_on_ranks(
             start_method="fork",
         )
         deadline = time.monotonic() + timeout
-        while not context.join(timeout=max(0.0, min(1.0, deadline - time.monotonic()))):
-            if time.monotonic() >= deadline:
-                for process in context.processes:
-                    process.kill()
-                    process.join()
-                raise TimeoutError(
-                    f"{world_size} ranks still running after {timeout} s; killed them"
-                )
+        try:
+            while not context.join(timeout=max(0.0, min(1.0, deadline - time.monotonic()))):
+                if time.monotonic() >= deadline:
+                    for process in context.processes:
+                        process.kill()
+                        process.join()
+                    raise TimeoutError(
+                        f"{world_size} ranks still running after {timeout} s; killed them"
+                    )
+        except mp.ProcessRaisedException as error:
+            raise _first_failure(folder, error, context.pids()) from None
         return [
             torch.load(Path(folder) / f"{rank}.pt", weights_only=False)
             for rank in range(world_size)
         ]
+
+
+def _first_failure(
+    folder: str, error: mp.ProcessRaisedException, pids: list[int]
+) -> mp.ProcessRaisedException:
+    """The error of the rank that failed first, which ``error`` may not be.
+
+    When a rank raises, the ranks waiting for it in a collective fail next ("Connection closed
+    by peer"), and torch reports whichever failure it notices first.
+    """
+    failures = []
+    for path in Path(folder).glob("*.failed"):
+        stamp, trace = path.read_text(encoding="utf-8").split("\n", 1)
+        failures.append((int(stamp), int(path.stem), trace))
+    if not failures:  # the rank failed outside fn, before it could record it
+        return error
+    _, rank, trace = min(failures)
+    if rank == error.error_index:
+        return error
+    message = f"\n\n-- Process {rank} terminated with the following error:\n{trace}"
+    return mp.ProcessRaisedException(message, rank, pids[rank])
 
 
 def _rank_main(
@@ -104,5 +130,11 @@ def _rank_main(
     try:
         result = fn(rank, world_size, *args)
         torch.save(result, Path(folder) / f"{rank}.pt")
+    except BaseException:
+        # Recorded before this rank's connections close, so before any rank it leaves waiting
+        # can fail: the caller reports the earliest failure, the cause.
+        failure = f"{time.monotonic_ns()}\n{traceback.format_exc()}"
+        (Path(folder) / f"{rank}.failed").write_text(failure, encoding="utf-8")
+        raise
     finally:
         dist.destroy_process_group()
