@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
@@ -15,6 +16,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from lmloss.diagrams import pad_pairs_svg, pad_svg, sft_batch_svg, shift_svg
+from lmloss.diagrams.memory import memory_stages_svg
 
 # "I love beautiful flower . <eos>" in the toy vocabulary of pad-basics and loss.
 SEED_TOKENS = ("I", "love", "beautiful", "flower", ".", "<eos>")
@@ -58,6 +60,10 @@ DIAGRAMS: dict[str, Callable[[str], str]] = {
     "shift": lambda lang: shift_svg(SEED_TOKENS, SEED_IDS, lang=lang),
     # SFT (sft.md): the short example padded by lmloss.sft.collate; prompt, response, padding.
     "sft-labels": lambda lang: sft_batch_svg(SFT_EXAMPLES, SFT_VOCAB, "<eos>", row=1, lang=lang),
+    # The memory page: the stages of the loss as its snippet measured them (measure.txt).
+    "memory-stages": lambda lang: memory_stages_svg((Path(__file__).parents[2] / "snippets"
+                                                     / "output/memory/measure.txt").read_text(),
+                                                    lang=lang),
 }
 
 
