@@ -59,7 +59,7 @@ def memory_stages_svg(measured: str, *, lang: str = "en") -> str:
         >>> svg = memory_stages_svg("lm_head 2 2\\nloss 10 6\\nbackward 14 2")
         >>> svg.count("data-buffer=")
         7
-        >>> memory_stages_svg("lm_head 2 2\nloss 12 6\nbackward 14 2")
+        >>> memory_stages_svg("lm_head 2 2\\nloss 12 6\\nbackward 14 2")
         Traceback (most recent call last):
             ...
         ValueError: the measured peak of 'loss', 12 B/logit, is not the sum of its buffers {'logits': 2, 'copy': 4, 'log_softmax': 4}
