@@ -21,6 +21,11 @@ __all__ = ["linear_causal_lm_loss"]
 
 _HALF = (torch.bfloat16, torch.float16)
 
+# Chunks whose logits are about as large as ``hidden`` (a power of two of rows): fewer, larger
+# chunks than torch's default, which halves that size; every chunk adds a pass over the
+# (V, H) weight gradient, and on CPU that pass costs more than the memory it saves.
+_TORCH_OPTIONS = LinearCrossEntropyOptions(chunking_method="aspect_ratio")
+
 MIN_CHUNK_ROWS = 64
 """Fewest tokens per chunk in half precision: smaller chunks only add loop overhead."""
 
@@ -96,7 +101,7 @@ def linear_causal_lm_loss(
     else:  # int64 targets, scalar reduction, (V,) bias: torch's chunked path, no fallback
         total = F.linear_cross_entropy(
             flat, weight, targets, linear_bias=bias, reduction="sum",
-            ignore_index=ignore_index, options=LinearCrossEntropyOptions(),
+            ignore_index=ignore_index, options=_TORCH_OPTIONS,
         ).float()
     return _averaged(total, targets, ignore_index, num_items_in_batch)
 
