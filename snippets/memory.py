@@ -144,7 +144,7 @@ for name, kwargs in cases.items():
         results.append((value, *torch.autograd.grad(value, (a, b))))
     same = all(torch.allclose(p, q, rtol=1e-5, atol=1e-7)
                for p, q in zip(*results))
-    print(f"{name:19} {results[0][0].item():.6f} equal: {same}")
+    print(f"{name:19} {results[0][0].item():.5f} equal: {same}")
 print("counted:", count_loss_tokens(y))
 # --8<-- [end:proof]
 
