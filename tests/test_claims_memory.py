@@ -99,3 +99,14 @@ def test_claim_trl_scores_only_labelled_positions_on_gpu_only():
     source = inspect.getsource(trl_utils.add_fused_lm_head)
     assert "compact = _use_triton(hidden_states.device)" in source
     assert "hidden_states[mask] if compact" in source
+
+
+def test_claim_generate_passes_logits_to_keep_1_when_the_model_accepts_it():
+    from transformers.generation import utils as generation_utils
+
+    source = inspect.getsource(generation_utils)
+    assert 'model_kwargs["logits_to_keep"] = 1' in source
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32,
+                                         num_hidden_layers=1, num_attention_heads=2,
+                                         num_key_value_heads=2))
+    assert model._supports_logits_to_keep()
