@@ -83,7 +83,8 @@ start = resident()
 ours = linear_causal_lm_loss(hidden, weight, labels)
 ours.backward()
 peak = (resident("VmHWM:") - start) / (n * v)
-print(f"peak {peak:.1f} B/logit, loss {ours.item():.4f}")
+# the heap may hold freed memory from earlier code, so print a bound
+print(f"peak under 2 B/logit: {peak < 2}, loss {ours.item():.4f}")
 for a, b in zip((hidden.grad, weight.grad), expected):
     error = ((a - b).float().norm() / b.float().norm()).item()
     print(f"gradient {tuple(a.shape)}: relative error < 2**-7:",

