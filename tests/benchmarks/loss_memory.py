@@ -11,7 +11,8 @@ of them -100), one thread:
   ``torch.utils.checkpoint``, so that backward recomputes each chunk's logits.
 
 Peak memory is the peak resident set (``VmHWM``, reset through /proc/self/clear_refs) during
-one forward + backward minus the resident set just before it, after one warm-up call; time is
+one forward + backward minus the resident set just before it, after one warm-up call, with
+glibc's mmap threshold fixed at 1 MiB so that freed buffers leave the resident set; time is
 the median of the timed calls that follow (``--runs``).
 """
 
@@ -25,7 +26,10 @@ import sys
 METHODS = ("standard", "lmloss", "checkpoint")
 
 CHILD = r"""
-import json, statistics, sys, time
+import ctypes, json, statistics, sys, time
+# glibc: buffers over 1 MiB by mmap, so that a freed one leaves the resident set at once and
+# the peak counts live buffers, not heap pages kept for reuse (as on the memory page)
+ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # -3: M_MMAP_THRESHOLD
 import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
@@ -96,7 +100,8 @@ def report(tokens: int, hidden: int, vocab: int, runs: int) -> None:
         r = base if which == "standard" else run(which, tokens, hidden, vocab, runs)
         print(f"{which:>10}: {r['seconds']:6.2f} s ({r['seconds'] / base['seconds']:.2f}x), "
               f"extra peak RSS {r['peak'] / mib:7.0f} MiB "
-              f"({base['peak'] / max(r['peak'], 1):5.1f}x lower), loss {r['loss']:.6f}", flush=True)
+              f"({base['peak'] / max(r['peak'], 1):5.1f}x lower), loss {r['loss']:.6f}",
+              flush=True)
 
 
 def main() -> None:
