@@ -105,7 +105,8 @@ def test_several_chunks_equal_one_pass_over_the_logits(dtype):
     value, grads = _loss_and_grads(
         lambda h, w, b: linear_causal_lm_loss(h, w, labels), hidden, weight, None)
     expected, expected_grads = _loss_and_grads(
-        lambda h, w, b: ForCausalLMLoss(F.linear(h, w), labels, vocab_size=50), hidden, weight, None)
+        lambda h, w, b: ForCausalLMLoss(F.linear(h, w), labels, vocab_size=50),
+        hidden, weight, None)
     rtol = 1e-5 if dtype == torch.float32 else BF16_RTOL
     torch.testing.assert_close(value, expected, rtol=rtol, atol=1e-6)
     assert all(_close(g, e, 10 * rtol) for g, e in zip(grads, expected_grads))
