@@ -29,6 +29,7 @@ from mkdocs.structure.pages import Page
 sys.path.insert(0, str(Path(__file__).parent))
 from snippet_source import SNIPPETS, read_sections  # noqa: E402
 from lmloss.diagrams.parallel import shard_targets_svg  # noqa: E402
+from lmloss.diagrams.memory import memory_stages_svg  # noqa: E402
 
 from lmloss.diagrams import pad_pairs_svg, pad_svg, sft_batch_svg, shift_svg  # noqa: E402
 
@@ -153,6 +154,12 @@ DIAGRAMS: dict[str, Diagram] = {
     "parallel-shards": Diagram(
         "parallel", "cp_shards", alone=True,
         draw=lambda v, lang: shard_targets_svg(v["ids"], v["world_size"], lang=lang)),
+    # memory: the stages of the loss as the page's snippet measured them; its recorded output
+    # (checked against a fresh run by tests/test_snippets.py), since measuring at every build
+    # would be slow and the figures are the ones the page prints.
+    "memory-stages": lambda lang: memory_stages_svg(
+        (SNIPPETS / "output" / "memory" / "measure.txt").read_text(encoding="utf-8"), lang=lang
+    ),
 }
 
 

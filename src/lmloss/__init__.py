@@ -2,7 +2,16 @@
 
 from lmloss import sft  # SFT labels: lmloss.sft.labels_from_mask, .collate, .pack
 from lmloss.explain import explain_pad
+from lmloss.linear_loss import linear_causal_lm_loss
 from lmloss.loss import causal_lm_loss, count_loss_tokens, shift_labels
 from lmloss.padding import pad_shape
 
-__all__ = ["causal_lm_loss", "count_loss_tokens", "explain_pad", "pad_shape", "sft", "shift_labels"]
+__all__ = [
+    "causal_lm_loss",
+    "count_loss_tokens",
+    "explain_pad",
+    "linear_causal_lm_loss",
+    "pad_shape",
+    "sft",
+    "shift_labels",
+]

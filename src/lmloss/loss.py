@@ -159,13 +159,23 @@ def causal_lm_loss(
     else:  # log_softmax upcasts bf16/fp16 inside the kernel: no float32 copy of the logits
         log_probs = F.log_softmax(flat, dim=-1, dtype=torch.float32)
         total = F.nll_loss(log_probs, targets, ignore_index=ignore_index, reduction="sum")
+    return _averaged(total, targets, ignore_index, num_items_in_batch)
+
+
+def _averaged(
+    total: torch.Tensor,
+    targets: torch.Tensor,
+    ignore_index: int,
+    num_items_in_batch: int | torch.Tensor | None,
+) -> torch.Tensor:
+    """Divide the summed loss by the counted targets, or by ``num_items_in_batch`` if given."""
     counted = (targets != ignore_index).sum()
     if num_items_in_batch is None:
         divisor = counted
     elif torch.is_tensor(num_items_in_batch):
-        divisor = num_items_in_batch.to(logits.device).reshape(())
+        divisor = num_items_in_batch.to(total.device).reshape(())
     else:
-        divisor = torch.tensor(num_items_in_batch, device=logits.device)
+        divisor = torch.tensor(num_items_in_batch, device=total.device)
     # Nothing counted: the sum is 0; divide by 1 so that neither value nor gradient is nan.
     divisor = torch.where(counted > 0, divisor, torch.ones_like(divisor))
     return total / divisor
@@ -214,6 +224,30 @@ def _checked_inputs(
         raise ValueError(
             f"logits must have a vocabulary dimension V > 0, got shape {tuple(logits.shape)}"
         )
+    expected = tuple(logits.shape[:-1])
+    return _checked_targets(
+        labels,
+        ignore_index,
+        num_items_in_batch,
+        shifted,
+        expected,
+        f"logits without its last (vocabulary) dimension, {expected} for "
+        f"logits of shape {tuple(logits.shape)}",
+    )
+
+
+def _checked_targets(
+    labels: object,
+    ignore_index: object,
+    num_items_in_batch: object,
+    shifted: object,
+    expected: tuple[int, ...],
+    expected_as: str,
+) -> tuple[torch.Tensor, str, int]:
+    """Check the arguments shared by the losses; the labels must have shape ``expected``.
+
+    ``expected_as`` says where that shape comes from, for the error message.
+    """
     check_int("ignore_index", ignore_index)
     if num_items_in_batch is not None:
         if torch.is_tensor(num_items_in_batch):
@@ -227,7 +261,6 @@ def _checked_inputs(
                 f"num_items_in_batch must be an int or a tensor of one element, got "
                 f"{type(num_items_in_batch).__name__}: {num_items_in_batch!r}"
             )
-    expected = tuple(logits.shape[:-1])
     if shifted is not None:
         targets, name, offset = shifted, "shift_labels", 0
     elif labels is None:
@@ -237,15 +270,17 @@ def _checked_inputs(
     _check_labels(targets, name)
     assert isinstance(targets, torch.Tensor)
     if tuple(targets.shape) != expected:
-        raise ValueError(
-            f"{name} must have the shape of logits without its last (vocabulary) dimension, "
-            f"{expected} for logits of shape {tuple(logits.shape)}, got {tuple(targets.shape)}"
-        )
+        raise ValueError(f"{name} must have the shape of {expected_as}, got {tuple(targets.shape)}")
     return targets, name, offset
 
 
 def _check_label_values(
-    targets: torch.Tensor, name: str, offset: int, vocab: int, ignore_index: int
+    targets: torch.Tensor,
+    name: str,
+    offset: int,
+    vocab: int,
+    ignore_index: int,
+    vocab_from: str = "logits.shape[-1]",
 ) -> None:
     # Position 0 of unshifted labels is never a target, so its value does not matter.
     used = targets[..., offset:]
@@ -255,6 +290,6 @@ def _check_label_values(
         value = int(used[tuple(position)])
         position[-1] += offset
         raise ValueError(
-            f"{name} must be in [0, {vocab}) (the vocabulary size, logits.shape[-1]) or "
+            f"{name} must be in [0, {vocab}) (the vocabulary size, {vocab_from}) or "
             f"ignore_index={ignore_index}, got {value} at position {tuple(position)}"
         )

@@ -1,0 +1,246 @@
+"""``lmloss.linear_causal_lm_loss`` against transformers' ``ForCausalLMLoss`` on explicit logits."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from transformers.loss.loss_utils import ForCausalLMLoss
+
+from lmloss import count_loss_tokens, linear_causal_lm_loss, shift_labels
+from lmloss.linear_loss import MIN_CHUNK_ROWS, _chunk_rows
+from test_loss import METADATA, _Recorder
+
+IGNORE = -100
+FAST = settings(derandomize=True, max_examples=40, deadline=None)
+# One bf16 rounding step is 2**-8 relative; the two paths round in different places.
+BF16_RTOL = 2**-7
+
+
+@st.composite
+def heads(draw):
+    """Hidden states, lm_head and labels over sizes, masks, dtypes, bias and the two label forms."""
+    batch, length = draw(st.integers(1, 3)), draw(st.integers(1, 80))
+    hidden_size, vocab = draw(st.integers(1, 24)), draw(st.integers(1, 300))
+    dtype = draw(st.sampled_from([torch.float32, torch.bfloat16]))
+    generator = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
+    hidden = torch.randn(batch, length, hidden_size, generator=generator).to(dtype)
+    weight = (torch.randn(vocab, hidden_size, generator=generator) / hidden_size**0.5).to(
+        dtype
+    )  # logits of a few units, as in a trained model
+    bias = torch.randn(vocab, generator=generator).to(dtype) if draw(st.booleans()) else None
+    labels = torch.randint(0, vocab, (batch, length), generator=generator)
+    mask = draw(st.sampled_from(["none", "some", "all"]))
+    if mask == "some":
+        labels[torch.rand(batch, length, generator=generator) < 0.4] = IGNORE
+    elif mask == "all":
+        labels.fill_(IGNORE)
+    counted = count_loss_tokens(labels)
+    num_items = draw(st.sampled_from([None, counted + 3, torch.tensor(max(counted, 1))]))
+    shifted = draw(st.booleans())
+    return hidden, weight, bias, labels, num_items, shifted
+
+
+def _loss_and_grads(loss_of, hidden, weight, bias):
+    leaves = [t.detach().requires_grad_() for t in (hidden, weight, bias) if t is not None]
+    loss = loss_of(*leaves, *([None] if bias is None else []))
+    return loss, torch.autograd.grad(loss, leaves)
+
+
+def _close(ours, theirs, rtol):
+    """Relative error of the whole tensor, so that tiny entries do not dominate.
+
+    The absolute 1e-6 covers gradients that are 0 in exact arithmetic (a vocabulary of one).
+    """
+    error = (ours.float() - theirs.float()).norm()
+    return bool(error <= rtol * theirs.float().norm() + 1e-6)
+
+
+@FAST
+@given(heads())
+def test_value_and_gradients_equal_transformers_on_the_full_logits(case):
+    hidden, weight, bias, labels, num_items, shifted = case
+    kwargs = {"shift_labels": shift_labels(labels)} if shifted else {}
+    given_labels = None if shifted else labels
+
+    def ours(h, w, b):
+        return linear_causal_lm_loss(
+            h, w, given_labels, bias=b, num_items_in_batch=num_items, **kwargs
+        )
+
+    def theirs(h, w, b):
+        logits = F.linear(h, w, b)  # what the lm_head, an nn.Linear, computes
+        return ForCausalLMLoss(
+            logits, given_labels, vocab_size=w.shape[0], num_items_in_batch=num_items, **kwargs
+        )
+
+    value, grads = _loss_and_grads(ours, hidden, weight, bias)
+    expected, expected_grads = _loss_and_grads(theirs, hidden, weight, bias)
+    assert value.dtype == torch.float32
+    assert [g.dtype for g in grads] == [g.dtype for g in expected_grads]
+    if not torch.isfinite(expected):  # nothing counted: transformers' mean is 0 / 0
+        assert count_loss_tokens(labels) == 0 and num_items is None and value.item() == 0.0
+        assert all(not g.any() for g in grads)
+        return
+    if hidden.dtype == torch.float32:
+        torch.testing.assert_close(value, expected, rtol=1e-5, atol=1e-6)
+        for grad, grad_expected in zip(grads, expected_grads):
+            assert _close(grad, grad_expected, 1e-4)
+    else:
+        torch.testing.assert_close(value, expected, rtol=BF16_RTOL, atol=1e-6)
+        for grad, grad_expected in zip(grads, expected_grads):
+            assert _close(grad, grad_expected, BF16_RTOL)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_several_chunks_equal_one_pass_over_the_logits(dtype):
+    tokens = 3 * MIN_CHUNK_ROWS + 5
+    assert _chunk_rows(tokens, 8, 50) < tokens  # more than one chunk here
+    generator = torch.Generator().manual_seed(0)
+    hidden = torch.randn(1, tokens, 8, generator=generator).to(dtype)
+    weight = torch.randn(50, 8, generator=generator).to(dtype)
+    labels = torch.randint(0, 50, (1, tokens), generator=generator)
+    value, grads = _loss_and_grads(
+        lambda h, w, b: linear_causal_lm_loss(h, w, labels), hidden, weight, None
+    )
+    expected, expected_grads = _loss_and_grads(
+        lambda h, w, b: ForCausalLMLoss(F.linear(h, w), labels, vocab_size=50), hidden, weight, None
+    )
+    rtol = 1e-5 if dtype == torch.float32 else BF16_RTOL
+    torch.testing.assert_close(value, expected, rtol=rtol, atol=1e-6)
+    assert all(_close(g, e, 10 * rtol) for g, e in zip(grads, expected_grads))
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_float32_takes_torchs_chunked_path_without_a_fallback_warning(bias):
+    hidden = torch.randn(2, 9, 4, requires_grad=True)
+    weight = torch.randn(11, 4, requires_grad=True)
+    labels = torch.randint(0, 11, (2, 9), dtype=torch.int32)  # converted to int64 first
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loss = linear_causal_lm_loss(hidden, weight, labels, bias=torch.zeros(11) if bias else None)
+        loss.backward()
+    assert not caught, [str(w.message) for w in caught]
+    node = loss.grad_fn
+    names = []
+    while node is not None:
+        names.append(type(node).__name__)
+        node = node.next_functions[0][0] if node.next_functions else None
+    assert any("linear_cross_entropy_batch_chunked" in name for name in names), names
+
+
+def test_int32_labels_would_make_torch_fall_back_with_a_warning():
+    """Why the labels are converted to int64 before torch's op: it warns and builds the logits."""
+    with pytest.warns(UserWarning, match="options`` ignored; chunked path needs"):
+        F.linear_cross_entropy(
+            torch.randn(3, 4),
+            torch.randn(5, 4),
+            torch.tensor([1, 2, 3], dtype=torch.uint8),
+            options=torch.nn.LinearCrossEntropyOptions(),
+        )
+
+
+BAD = [
+    (
+        lambda: linear_causal_lm_loss(
+            torch.randn(2, 5, 4), torch.randn(7, 4), torch.zeros(2, 6, dtype=torch.long)
+        ),
+        ValueError,
+        r"labels must have the shape of hidden without its last \(hidden size\) "
+        r"dimension, \(2, 5\) for hidden of shape \(2, 5, 4\), got \(2, 6\)",
+    ),
+    (
+        lambda: linear_causal_lm_loss(
+            torch.randn(2, 5, 4), torch.randn(7, 3), torch.zeros(2, 5, dtype=torch.long)
+        ),
+        ValueError,
+        r"weight must have shape \(V, H\) with V > 0 and H = hidden.shape\[-1\] = 4, "
+        r"got \(7, 3\)",
+    ),
+    (
+        lambda: linear_causal_lm_loss(
+            torch.randn(5), torch.randn(7, 5), torch.zeros(1, dtype=torch.long)
+        ),
+        ValueError,
+        r"hidden must have shape \(..., T, H\), at least 2 dimensions, got \(5,\)",
+    ),
+    (
+        lambda: linear_causal_lm_loss(torch.randn(2, 5, 4), torch.randn(7, 4), torch.zeros(2, 5)),
+        TypeError,
+        r"labels must have an integer dtype .*got torch.float32",
+    ),
+    (
+        lambda: linear_causal_lm_loss(
+            torch.randn(1, 3, 4), torch.randn(7, 4), torch.tensor([[0, 1, 7]])
+        ),
+        ValueError,
+        r"labels must be in \[0, 7\) \(the vocabulary size, weight.shape\[0\]\) or "
+        r"ignore_index=-100, got 7 at position \(0, 2\)",
+    ),
+    (
+        lambda: linear_causal_lm_loss(
+            torch.randn(1, 3, 4), torch.randn(7, 4), None, shift_labels=torch.tensor([[0, -5, 1]])
+        ),
+        ValueError,
+        r"shift_labels must be in \[0, 7\) .* got -5 at position \(0, 1\)",
+    ),
+    (
+        lambda: linear_causal_lm_loss(
+            torch.randn(1, 3, 4), torch.randn(7, 4).bfloat16(), torch.zeros(1, 3, dtype=torch.long)
+        ),
+        TypeError,
+        r"weight must have the dtype of hidden, torch.float32, got torch.bfloat16",
+    ),
+    (
+        lambda: linear_causal_lm_loss(
+            torch.randn(1, 3, 4),
+            torch.randn(7, 4),
+            torch.zeros(1, 3, dtype=torch.long),
+            bias=torch.zeros(6),
+        ),
+        ValueError,
+        r"bias must have shape \(V,\) = \(7,\), got \(6,\)",
+    ),
+    (
+        lambda: linear_causal_lm_loss(
+            torch.zeros(1, 3, 4, dtype=torch.long),
+            torch.randn(7, 4),
+            torch.zeros(1, 3, dtype=torch.long),
+        ),
+        TypeError,
+        r"hidden must have a floating-point dtype, got torch.int64",
+    ),
+    (
+        lambda: linear_causal_lm_loss(
+            torch.randn(1, 3, 4),
+            torch.randn(7, 4),
+            torch.zeros(1, 3, dtype=torch.long),
+            num_items_in_batch=2.0,
+        ),
+        TypeError,
+        r"num_items_in_batch must be an int or a tensor of one element, got float",
+    ),
+    (
+        lambda: linear_causal_lm_loss(torch.randn(1, 3, 4), torch.randn(7, 4), None),
+        TypeError,
+        r"labels must be a tensor when shift_labels is not given, got None",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, message", BAD, ids=[m[:40] for _, _, m in BAD])
+def test_bad_input_is_named_with_what_was_expected_and_got(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize("name", ["hidden", "weight"])
+def test_a_bad_label_is_reported_reading_only_the_shape_of_hidden_and_weight(name):
+    tensors = {"hidden": torch.randn(1, 3, 4), "weight": torch.randn(7, 4)}
+    with _Recorder(tensors[name]) as recorder, pytest.raises(ValueError, match="got 99"):
+        linear_causal_lm_loss(tensors["hidden"], tensors["weight"], torch.tensor([[1, 2, 99]]))
+    assert recorder.calls and set(recorder.calls) <= METADATA, recorder.calls
