@@ -102,7 +102,7 @@ def memory_stages_svg(measured: str, *, lang: str = "en") -> str:
     for i, (stage, buffers) in enumerate(BUFFERS.items()):
         y = _TOP + i * (_BAR + _GAP)
         _svg.add_text(root, 16, y + _BAR / 2 + 4, text["stages"][stage])
-        x = _LEFT
+        x: float = _LEFT
         for name, size in buffers:
             _svg.sub(
                 root,
@@ -135,7 +135,7 @@ def memory_stages_svg(measured: str, *, lang: str = "en") -> str:
                 "data-alive": alive,
             },
         )
-    x: float = 16
+    x = 16.0
     y = height - 18
     for name, colour in _COLOURS.items():  # the legend
         _svg.sub(
