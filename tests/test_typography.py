@@ -28,6 +28,8 @@ CJK = f"{HAN}\u3000-\u303f\uff00-\uffef"
 # Whitespace between two Chinese characters; U+200B, which the search index puts between the
 # words it segments, is not whitespace and may stand beside it.
 STRAY_SPACE = re.compile(f"[{CJK}]\u200b?\\s+\u200b?[{CJK}]")
+# The index keeps code blocks as HTML: their line breaks are the code's own, not stray spaces.
+_CODE = re.compile(r"<pre>.*?</pre>|<code>.*?</code>", re.S)
 
 
 @pytest.mark.parametrize(
@@ -168,7 +170,7 @@ def test_search_index_has_no_space_between_chinese_characters(built_site):
     found = {
         doc["location"]: strays
         for doc in chinese
-        if (strays := _stray_spaces(doc["title"]) + _stray_spaces(doc["text"]))
+        if (strays := _stray_spaces(doc["title"]) + _stray_spaces(_CODE.sub("", doc["text"])))
     }
     assert not found, _report(found)
 
