@@ -52,6 +52,14 @@ def test_claim_sliced_labels_are_contiguous_for_batch_1_and_not_for_batch_2():
         assert F.pad(labels, (0, 1), value=IGNORE)[..., 1:].is_contiguous() is contiguous
 
 
+def test_claim_contiguous_copies_the_sliced_labels_of_batch_2_and_returns_those_of_batch_1():
+    one, two = (
+        F.pad(torch.zeros(b, 6, dtype=torch.long), (0, 1), value=IGNORE)[..., 1:] for b in (1, 2)
+    )
+    assert one.contiguous() is one
+    assert two.contiguous().data_ptr() != two.data_ptr()
+
+
 def test_claim_view_minus_1_fails_on_non_contiguous_labels():
     sliced = F.pad(torch.zeros(2, 6, dtype=torch.long), (0, 1), value=IGNORE)[..., 1:]
     with pytest.raises(
