@@ -140,9 +140,12 @@ def test_claim_a_non_contiguous_shift_labels_fails_in_ForCausalLMLoss():
     ForCausalLMLoss(logits, None, vocab_size=11, shift_labels=sliced.contiguous())
 
 
-def test_claim_shifting_twice_loses_a_target_per_row_and_breaks_a_perfect_model():
+def test_claim_shifting_twice_drops_each_rows_label_at_position_1_and_breaks_a_perfect_model():
     _, labels = _batch(vocab=11)
     once = F.pad(labels, (0, 1), value=IGNORE)[..., 1:]
+    twice = F.pad(once, (0, 1), value=IGNORE)[..., 1:]
+    lost = ((once != IGNORE).sum(1) - (twice != IGNORE).sum(1)).tolist()
+    assert lost == (labels[:, 1] != IGNORE).long().tolist() == [1, 0]
     perfect = F.one_hot(once.clamp(min=0), 11).float() * 20
     assert ForCausalLMLoss(perfect, labels, vocab_size=11) < 1e-6
     assert ForCausalLMLoss(perfect, once.contiguous(), vocab_size=11) > 10
