@@ -185,6 +185,26 @@ def test_claim_sum_path_gives_0_when_other_micro_batches_have_targets_else_nan()
     ).isnan()
 
 
+def test_claim_a_nan_loss_with_nothing_counted_has_a_zero_gradient():
+    logits, _ = _batch(batch=1)
+    logits.requires_grad_(True)
+    nothing = torch.full((1, 6), IGNORE)
+    nothing[0, 0] = 3  # only position 0, dropped by the shift
+    loss = ForCausalLMLoss(logits, nothing, vocab_size=11)
+    loss.backward()
+    assert loss.isnan() and logits.grad.abs().sum().item() == 0.0
+
+
+def test_claim_the_Trainer_logs_the_recent_average_in_place_of_a_nan_loss_by_default():
+    from transformers import TrainingArguments, trainer
+
+    with tempfile.TemporaryDirectory() as folder:
+        assert TrainingArguments(output_dir=folder, report_to=[]).logging_nan_inf_filter is True
+    source = inspect.getsource(trainer.Trainer)
+    assert "self.args.logging_nan_inf_filter" in source
+    assert "if loss is nan or inf simply add the average of previous logged losses" in source
+
+
 def _tiny_llama():
     from transformers import LlamaConfig, LlamaForCausalLM
 
