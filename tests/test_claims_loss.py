@@ -291,7 +291,10 @@ def test_claim_only_4_49_0_is_the_seeds_code_and_the_seed_has_its_two_lines():
     }
     assert [release for release, cells in rows.items() if cells[4] == "yes"] == ["4.49.0"]
     seed = history.SEED.read_text(encoding="utf-8")
-    assert "labels = labels.to(logits.device)" in seed and "# Enable model parallelism" in seed
+    assert "# Enable model parallelism" in seed
+    lines = [line.strip() for line in seed.splitlines()]
+    upcast = lines.index("logits = logits.float()")
+    assert lines[upcast + 1] == "labels = labels.to(logits.device)"  # right after the upcast
 
 
 def test_claim_the_lines_quoted_in_text_blocks_are_in_the_pinned_ForCausalLMLoss():
