@@ -52,6 +52,14 @@ def test_claim_sliced_labels_are_contiguous_for_batch_1_and_not_for_batch_2():
         assert F.pad(labels, (0, 1), value=IGNORE)[..., 1:].is_contiguous() is contiguous
 
 
+def test_claim_contiguous_copies_the_sliced_labels_of_batch_2_and_returns_those_of_batch_1():
+    one, two = (
+        F.pad(torch.zeros(b, 6, dtype=torch.long), (0, 1), value=IGNORE)[..., 1:] for b in (1, 2)
+    )
+    assert one.contiguous() is one
+    assert two.contiguous().data_ptr() != two.data_ptr()
+
+
 def test_claim_view_minus_1_fails_on_non_contiguous_labels():
     sliced = F.pad(torch.zeros(2, 6, dtype=torch.long), (0, 1), value=IGNORE)[..., 1:]
     with pytest.raises(
@@ -132,9 +140,12 @@ def test_claim_a_non_contiguous_shift_labels_fails_in_ForCausalLMLoss():
     ForCausalLMLoss(logits, None, vocab_size=11, shift_labels=sliced.contiguous())
 
 
-def test_claim_shifting_twice_loses_a_target_per_row_and_breaks_a_perfect_model():
+def test_claim_shifting_twice_drops_each_rows_label_at_position_1_and_breaks_a_perfect_model():
     _, labels = _batch(vocab=11)
     once = F.pad(labels, (0, 1), value=IGNORE)[..., 1:]
+    twice = F.pad(once, (0, 1), value=IGNORE)[..., 1:]
+    lost = ((once != IGNORE).sum(1) - (twice != IGNORE).sum(1)).tolist()
+    assert lost == (labels[:, 1] != IGNORE).long().tolist() == [1, 0]
     perfect = F.one_hot(once.clamp(min=0), 11).float() * 20
     assert ForCausalLMLoss(perfect, labels, vocab_size=11) < 1e-6
     assert ForCausalLMLoss(perfect, once.contiguous(), vocab_size=11) > 10
@@ -172,6 +183,26 @@ def test_claim_sum_path_gives_0_when_other_micro_batches_have_targets_else_nan()
     assert ForCausalLMLoss(
         logits, nothing, vocab_size=11, num_items_in_batch=torch.tensor(0)
     ).isnan()
+
+
+def test_claim_a_nan_loss_with_nothing_counted_has_a_zero_gradient():
+    logits, _ = _batch(batch=1)
+    logits.requires_grad_(True)
+    nothing = torch.full((1, 6), IGNORE)
+    nothing[0, 0] = 3  # only position 0, dropped by the shift
+    loss = ForCausalLMLoss(logits, nothing, vocab_size=11)
+    loss.backward()
+    assert loss.isnan() and logits.grad.abs().sum().item() == 0.0
+
+
+def test_claim_the_Trainer_logs_the_recent_average_in_place_of_a_nan_loss_by_default():
+    from transformers import TrainingArguments, trainer
+
+    with tempfile.TemporaryDirectory() as folder:
+        assert TrainingArguments(output_dir=folder, report_to=[]).logging_nan_inf_filter is True
+    source = inspect.getsource(trainer.Trainer)
+    assert "self.args.logging_nan_inf_filter" in source
+    assert "if loss is nan or inf simply add the average of previous logged losses" in source
 
 
 def _tiny_llama():
@@ -260,7 +291,10 @@ def test_claim_only_4_49_0_is_the_seeds_code_and_the_seed_has_its_two_lines():
     }
     assert [release for release, cells in rows.items() if cells[4] == "yes"] == ["4.49.0"]
     seed = history.SEED.read_text(encoding="utf-8")
-    assert "labels = labels.to(logits.device)" in seed and "# Enable model parallelism" in seed
+    assert "# Enable model parallelism" in seed
+    lines = [line.strip() for line in seed.splitlines()]
+    upcast = lines.index("logits = logits.float()")
+    assert lines[upcast + 1] == "labels = labels.to(logits.device)"  # right after the upcast
 
 
 def test_claim_the_lines_quoted_in_text_blocks_are_in_the_pinned_ForCausalLMLoss():
