@@ -66,17 +66,24 @@ def snippet_variables(stem: str, section: str, *, alone: bool = False) -> Variab
 class Diagram:
     """A diagram drawn from the variables of one snippet section: ``draw(variables, lang)``.
 
+    ``recorded=True`` draws from what the section printed instead (its recorded output), for a
+    section too slow to run at every build.
+
     (A plain class: MkDocs and the tests load this hook without registering it as a module,
     which ``dataclass`` needs.)
     """
 
     def __init__(
-        self, snippet: str, section: str, draw: Callable[[Variables, str], str], *,
-        alone: bool = False,
+        self, snippet: str, section: str, draw: Callable[[Any, str], str], *,
+        alone: bool = False, recorded: bool = False,
     ):
-        self.snippet, self.section, self.draw, self.alone = snippet, section, draw, alone
+        self.snippet, self.section, self.draw = snippet, section, draw
+        self.alone, self.recorded = alone, recorded
 
     def __call__(self, lang: str) -> str:
+        if self.recorded:  # draw(what the section printed, as recorded and tested, lang)
+            output = SNIPPETS / "output" / self.snippet / f"{self.section}.txt"
+            return self.draw(output.read_text(encoding="utf-8"), lang)
         variables = snippet_variables(self.snippet, self.section, alone=self.alone)
         return self.draw(variables, lang)
 
@@ -154,12 +161,11 @@ DIAGRAMS: dict[str, Diagram] = {
     "parallel-shards": Diagram(
         "parallel", "cp_shards", alone=True,
         draw=lambda v, lang: shard_targets_svg(v["ids"], v["world_size"], lang=lang)),
-    # memory: the stages of the loss as the page's snippet measured them; its recorded output
-    # (checked against a fresh run by tests/test_snippets.py), since measuring at every build
-    # would be slow and the figures are the ones the page prints.
-    "memory-stages": lambda lang: memory_stages_svg(
-        (SNIPPETS / "output" / "memory" / "measure.txt").read_text(encoding="utf-8"), lang=lang
-    ),
+    # memory: the stages of the loss as the page's snippet measured them. Measuring at every
+    # build would be slow; the recorded output is checked against a fresh run by the tests.
+    "memory-stages": Diagram(
+        "memory", "measure", recorded=True,
+        draw=lambda output, lang: memory_stages_svg(output, lang=lang)),
 }
 
 
