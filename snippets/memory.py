@@ -66,8 +66,25 @@ stage("backward", loss.backward)
 del logits, loss
 print("stage    peak  alive after (bytes per logit)")
 for name, (peak, alive) in steps.items():
-    print(f"{name:9}{peak:4.0f}{alive:7.0f}")
+    # lm_head: the product's own peak depends on the CPU's bf16 matmul
+    shown = "-" if name == "lm_head" else f"{peak:.0f}"
+    print(f"{name:9}{shown:>4}{alive:7.0f}")
 # --8<-- [end:measure]
+
+# --8<-- [start:upcast]
+import math
+
+zeros = torch.zeros(128256)  # equal logits, one per vocabulary entry
+for dtype in (torch.bfloat16, torch.float32):
+    eps = torch.finfo(dtype).eps  # from 1 to the next number up
+    first = F.log_softmax(zeros.to(dtype), dim=-1)[0]  # it is -log(128256)
+    print(f"{dtype}: {1 - math.log2(eps):.0f} significant bits, "
+          f"log-probability {first:.4f}")
+total = torch.zeros((), dtype=torch.bfloat16)
+for one in torch.ones(128256, dtype=torch.bfloat16):
+    total += one  # a running sum, rounded to bf16 at each step
+print(f"128256 ones summed in bf16: {total:.0f}")
+# --8<-- [end:upcast]
 
 # --8<-- [start:chunked]
 from lmloss import linear_causal_lm_loss
@@ -111,6 +128,14 @@ with warnings.catch_warnings(record=True) as caught:
 print(str(caught[0].message).split(";")[0])
 # --8<-- [end:fallback]
 
+# --8<-- [start:trl_tiles]
+from trl.kernels import chunked_logprob
+from trl.trainer import utils as trl_utils
+
+print("tokens per tile:", chunked_logprob.TOKEN_CHUNK_SIZE)
+print("vocabulary entries per tile:", trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE)
+# --8<-- [end:trl_tiles]
+
 # --8<-- [start:logits_to_keep]
 from transformers.modeling_utils import slice_logits_to_keep
 
@@ -151,9 +176,14 @@ print("counted:", count_loss_tokens(y))
 # --8<-- [end:proof]
 
 # --8<-- [start:quiz]
-print("1.", f"{8192 * V * 14 / 1e9:.2f} GB")  # B=1, T=8192, 14 B/logit
-print("2.", f"{B * 1 * V * 2 / 1e6:.2f} MB")  # logits_to_keep=1, bf16
-print("3.", f"{1024 * V * 4 / 1e9:.2f} GB")  # float32 logits, 1024 tokens
-floor = (N * H + V * H) * 2  # bf16 gradients of hidden and lm_head
+V, H = 128256, 4096  # Llama 3 8B, as above
+T, per_logit = 8192, 14  # 1. batch size 1, backward peak
+print("1.", f"{T * V * per_logit / 1e9:.2f} GB")
+sequences = 8  # 2. one generation step, logits_to_keep=1, bf16
+print("2.", f"{sequences * 1 * V * 2 / 1e6:.2f} MB")
+chunk = 1024  # 3. float32 logits of one chunk of tokens
+print("3.", f"{chunk * V * 4 / 1e9:.2f} GB")
+N = 32_768  # 4. bf16 gradients of hidden and of the lm_head weight
+floor = (N * H + V * H) * 2
 print("4.", f"{floor / 2**30:.2f} GiB")
 # --8<-- [end:quiz]

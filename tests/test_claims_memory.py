@@ -24,8 +24,14 @@ def test_claim_the_arithmetic_uses_the_bytes_per_logit_measured_on_the_page():
     arithmetic = next(s for s in read_sections(SNIPPETS / "memory.py") if s.name == "arithmetic")
     exec(arithmetic.code, namespace)
     measured = (OUTPUTS / "memory" / "measure.txt").read_text()
-    rows = re.findall(r"^(\w+)\s+(\d+)\s+(\d+)$", measured, re.MULTILINE)
-    assert [(s, int(p), int(a)) for s, p, a in rows] == namespace["STAGES"]
+    rows = re.findall(r"^(\w+)\s+(\d+|-)\s+(\d+)$", measured, re.MULTILINE)
+    assumed = namespace["STAGES"]
+    assert [s for s, _, _ in rows] == [s for s, _, _ in assumed]
+    for (stage, peak, alive), (_, assumed_peak, assumed_alive) in zip(rows, assumed):
+        assert int(alive) == assumed_alive, stage
+        # A peak shown as "-" (the lm_head's product, which depends on the CPU's bf16 matmul)
+        # is assumed to be the buffers the stage leaves alive.
+        assert (assumed_alive if peak == "-" else int(peak)) == assumed_peak, stage
 
 
 def test_claim_ForCausalLMLoss_first_upcasts_the_logits_to_a_float32_copy():

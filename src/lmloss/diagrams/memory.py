@@ -28,6 +28,7 @@ _TEXT: dict[str, dict[str, Any]] = {
             "grads": "float32 gradients",
         },
         "peak": "peak {peak} B",
+        "no_peak": "peak not shown",
         "alive": "alive after: {alive} B",
         "desc": "Measured peak and alive-after bytes per logit: {rows}.",
     },
@@ -41,11 +42,12 @@ _TEXT: dict[str, dict[str, Any]] = {
             "grads": "float32 梯度",
         },
         "peak": "峰值 {peak} B",
+        "no_peak": "峰值未列出",
         "alive": "结束后存活 {alive} B",
         "desc": "实测的峰值和结束后存活的字节数（每个 logit）：{rows}。",
     },
 }
-_ROW = re.compile(r"^(\w+)\s+(\d+)\s+(\d+)\s*$", re.MULTILINE)
+_ROW = re.compile(r"^(\w+)\s+(\d+|-)\s+(\d+)\s*$", re.MULTILINE)
 _LEFT, _SCALE, _BAR, _GAP, _TOP = 130, 36, 30, 26, 44
 
 
@@ -54,7 +56,9 @@ def memory_stages_svg(measured: str, *, lang: str = "en") -> str:
 
     Args:
         measured: The text the page's measurement prints: one line per stage, its name, its
-            peak and what is alive after it, in bytes per logit (``"loss   10   6"``).
+            peak and what is alive after it, in bytes per logit (``"loss   10   6"``). A peak
+            of ``-`` is not shown: the ``lm_head`` product's own peak depends on the CPU (one
+            without a native bf16 matrix multiply makes a float32 temporary).
         lang: Language of the labels: ``"en"`` or ``"zh"``.
 
     Returns:
@@ -64,31 +68,44 @@ def memory_stages_svg(measured: str, *, lang: str = "en") -> str:
 
     Raises:
         ValueError: If ``lang`` is unknown, a stage is missing, or a measured peak differs from
-            the sum of the buffers that stage is known to hold.
+            the sum of the buffers that stage is known to hold (for a stage whose peak is
+            ``-``, what is alive after it).
 
     Example:
-        >>> svg = memory_stages_svg("lm_head 2 2\\nloss 10 6\\nbackward 14 2")
+        >>> svg = memory_stages_svg("lm_head - 2\\nloss 10 6\\nbackward 14 2")
         >>> svg.count("data-buffer=")
         7
-        >>> memory_stages_svg("lm_head 2 2\\nloss 12 6\\nbackward 14 2")
+        >>> memory_stages_svg("lm_head - 2\\nloss 12 6\\nbackward 14 2")
         Traceback (most recent call last):
             ...
         ValueError: the measured peak of 'loss', 12 B/logit, is not the sum of its buffers {'logits': 2, 'copy': 4, 'log_softmax': 4}
+        >>> memory_stages_svg("lm_head - 6\\nloss 10 6\\nbackward 14 2")
+        Traceback (most recent call last):
+            ...
+        ValueError: what is alive after 'lm_head', 6 B/logit, is not the sum of its buffers {'logits': 2}
     """
     check_lang(lang)
     text = _TEXT[lang]
-    rows = {m[1]: (int(m[2]), int(m[3])) for m in _ROW.finditer(measured)}
+    rows: dict[str, tuple[int | None, int]] = {
+        m[1]: (None if m[2] == "-" else int(m[2]), int(m[3])) for m in _ROW.finditer(measured)
+    }
     if set(rows) != set(BUFFERS):
         raise ValueError(f"measured must have one line per stage {list(BUFFERS)}, got {list(rows)}")
     for stage, buffers in BUFFERS.items():
-        if rows[stage][0] != sum(size for _, size in buffers):
+        peak, alive = rows[stage]
+        if peak is None:  # not shown: the stage's buffers are what it leaves alive
+            what, value = "what is alive after", alive
+        else:
+            what, value = "the measured peak of", peak
+        if value != sum(size for _, size in buffers):
             raise ValueError(
-                f"the measured peak of {stage!r}, {rows[stage][0]} B/logit, is not "
-                f"the sum of its buffers {dict(buffers)}"
+                f"{what} {stage!r}, {value} B/logit, is not the sum of its buffers {dict(buffers)}"
             )
     width = _LEFT + 14 * _SCALE + 150
     height = _TOP + len(BUFFERS) * (_BAR + _GAP) + 40
-    desc = text["desc"].format(rows=", ".join(f"{s} {p}/{a}" for s, (p, a) in rows.items()))
+    desc = text["desc"].format(
+        rows=", ".join(f"{s} {'-' if p is None else p}/{a}" for s, (p, a) in rows.items())
+    )
     root = _svg.new_svg(
         width,
         height,
@@ -121,7 +138,8 @@ def memory_stages_svg(measured: str, *, lang: str = "en") -> str:
             _svg.add_text(root, x + size * _SCALE / 2, y + _BAR / 2 + 4, str(size), anchor="middle")
             x += size * _SCALE
         peak, alive = rows[stage]
-        _svg.add_text(root, x + 8, y + 12, text["peak"].format(peak=peak), "m")
+        shown = text["no_peak"] if peak is None else text["peak"].format(peak=peak)
+        _svg.add_text(root, x + 8, y + 12, shown, "m")
         _svg.add_text(root, x + 8, y + 27, text["alive"].format(alive=alive), "m")
         _svg.sub(
             root,
