@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -115,33 +113,26 @@ def test_several_chunks_equal_one_pass_over_the_logits(dtype):
     assert all(_close(g, e, 10 * rtol) for g, e in zip(grads, expected_grads))
 
 
-@pytest.mark.parametrize("bias", [False, True])
-def test_float32_takes_torchs_chunked_path_without_a_fallback_warning(bias):
-    hidden = torch.randn(2, 9, 4, requires_grad=True)
-    weight = torch.randn(11, 4, requires_grad=True)
-    labels = torch.randint(0, 11, (2, 9), dtype=torch.int32)  # converted to int64 first
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        loss = linear_causal_lm_loss(hidden, weight, labels, bias=torch.zeros(11) if bias else None)
+def test_backward_runs_once_with_a_clear_error_the_second_time():
+    hidden = torch.randn(1, 4, 3, requires_grad=True)
+    loss = linear_causal_lm_loss(hidden, torch.randn(5, 3), torch.tensor([[1, 2, 3, 4]]))
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="call backward on its result only once"):
         loss.backward()
-    assert not caught, [str(w.message) for w in caught]
-    node = loss.grad_fn
-    names = []
-    while node is not None:
-        names.append(type(node).__name__)
-        node = node.next_functions[0][0] if node.next_functions else None
-    assert any("linear_cross_entropy_batch_chunked" in name for name in names), names
 
 
-def test_int32_labels_would_make_torch_fall_back_with_a_warning():
-    """Why the labels are converted to int64 before torch's op: it warns and builds the logits."""
-    with pytest.warns(UserWarning, match="options`` ignored; chunked path needs"):
-        F.linear_cross_entropy(
-            torch.randn(3, 4),
-            torch.randn(5, 4),
-            torch.tensor([1, 2, 3], dtype=torch.uint8),
-            options=torch.nn.LinearCrossEntropyOptions(),
-        )
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_the_gradients_are_scaled_by_the_incoming_gradient(dtype):
+    hidden = torch.randn(1, 6, 4, dtype=dtype, requires_grad=True)
+    weight = torch.randn(9, 4, dtype=dtype, requires_grad=True)
+    labels = torch.randint(0, 9, (1, 6))
+    (3 * linear_causal_lm_loss(hidden, weight, labels)).backward()
+    expected = [g.clone() for g in (hidden.grad, weight.grad)]
+    hidden.grad = weight.grad = None
+    linear_causal_lm_loss(hidden, weight, labels).backward()
+    for grad, tripled in zip((hidden.grad, weight.grad), expected):
+        assert grad.dtype == dtype
+        torch.testing.assert_close(3 * grad, tripled)
 
 
 BAD = [

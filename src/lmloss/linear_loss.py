@@ -2,18 +2,22 @@
 
 :func:`linear_causal_lm_loss` returns the value of transformers' ``ForCausalLMLoss`` on the
 logits ``hidden @ weight.T (+ bias)`` but computes them a chunk of tokens at a time, so the
-full logits never exist. In float32 (and float64) it runs on torch's own chunked
-``F.linear_cross_entropy`` (``options=LinearCrossEntropyOptions()``); in bfloat16 and float16,
-where torch's op sums the loss in the input's precision, it runs on :class:`_HalfChunked`,
-which keeps transformers' arithmetic: half-precision logits upcast to float32. Both compute
-the gradients inside forward, one chunk at a time, so backward only scales them.
+full logits never exist. :class:`_ChunkedHead` does the work in every dtype: in bfloat16 and
+float16 it keeps transformers' arithmetic (half-precision logits upcast to float32), in
+float32 and float64 it computes in the input's dtype. It computes the gradients inside
+forward, one chunk at a time, into a single buffer per input, and backward only scales them
+in place.
+
+torch's own ``F.linear_cross_entropy(..., options=LinearCrossEntropyOptions())`` chunks the
+same way, but in float32 its default chunks hold as many logits as ``hidden`` has numbers
+(16 tokens at V=128256, H=512, N=4096), too few to keep the weight gradient's matrix product
+busy, and it sums bf16 losses in bf16; ``tests/benchmarks/loss_memory.py`` compares the two.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch.nn import LinearCrossEntropyOptions
 
 from lmloss.loss import IGNORE_INDEX, _averaged, _check_label_values, _checked_targets
 
@@ -21,13 +25,9 @@ __all__ = ["linear_causal_lm_loss"]
 
 _HALF = (torch.bfloat16, torch.float16)
 
-# torch's default: chunks whose logits take about half the memory of ``hidden``. Larger chunks
-# run a little faster on CPU (each chunk makes one pass over the (V, H) weight gradient), but
-# measured at N=8192, H=512, V=32000 the default is the one whose peak stays 20x lower.
-_TORCH_OPTIONS = LinearCrossEntropyOptions()
-
-MIN_CHUNK_ROWS = 64
-"""Fewest tokens per chunk in half precision: smaller chunks only add loop overhead."""
+MIN_CHUNK_ROWS = 256
+"""Fewest tokens per chunk: the inner dimension of the weight gradient's product, which runs
+at memory speed over the whole ``(V, H)`` buffer when it is much smaller."""
 
 
 def linear_causal_lm_loss(
@@ -100,18 +100,7 @@ def linear_causal_lm_loss(
         targets = F.pad(targets.long(), (0, 1), value=ignore_index)[..., 1:]
     targets = targets.reshape(-1).to(device=hidden.device, dtype=torch.long)
     flat = hidden.reshape(-1, hidden.shape[-1])
-    if flat.dtype in _HALF:
-        total = _HalfChunked.apply(flat, weight, bias, targets, ignore_index)
-    else:  # int64 targets, scalar reduction, (V,) bias: torch's chunked path, no fallback
-        total = F.linear_cross_entropy(
-            flat,
-            weight,
-            targets,
-            linear_bias=bias,
-            reduction="sum",
-            ignore_index=ignore_index,
-            options=_TORCH_OPTIONS,
-        ).float()
+    total = _ChunkedHead.apply(flat, weight, bias, targets, ignore_index)
     return _averaged(total, targets, ignore_index, num_items_in_batch)
 
 
@@ -153,34 +142,34 @@ def _check_head(hidden: object, weight: object, bias: object) -> None:
 
 
 def _chunk_rows(tokens: int, hidden_size: int, vocab: int) -> int:
-    """Tokens per chunk: a chunk's float32 logits about as large as ``hidden`` itself."""
+    """Tokens per chunk: a chunk's logits about as many numbers as ``hidden`` holds."""
     rows = -(-tokens * hidden_size // vocab)
     return max(1, min(tokens, max(rows, MIN_CHUNK_ROWS)))
 
 
-class _HalfChunked(torch.autograd.Function):
-    """Summed cross-entropy of ``hidden @ weight.T + bias`` in bf16/fp16, chunk by chunk.
+class _ChunkedHead(torch.autograd.Function):
+    """Summed cross-entropy of ``hidden @ weight.T + bias``, chunk by chunk, as a float32 scalar.
 
-    Each chunk does what transformers does for the whole batch: half-precision logits from
-    the lm_head, upcast to float32, log-softmax; the gradient of the logits (softmax minus
-    one-hot, zero on ignored rows) goes back to half precision, as autograd does through
-    ``.float()``. The gradients are computed in forward and the chunk's logits freed;
-    ``weight``'s and ``bias``'s are accumulated over chunks in float32.
+    Each chunk does what transformers does for the whole batch: logits from the lm_head,
+    upcast to float32 when they are half precision, log-softmax. The gradient of the logits
+    (softmax minus one-hot, zero on ignored rows) goes back to the input's dtype, as autograd
+    does through ``.float()``. The gradients are computed in forward and the chunk's logits
+    freed; ``weight``'s and ``bias``'s are accumulated over the chunks in place, in float32
+    for half-precision inputs.
     """
 
     @staticmethod
     def forward(ctx, hidden, weight, bias, targets, ignore_index):  # noqa: D102
         need_hidden, need_weight, need_bias = ctx.needs_input_grad[:3]
-        grad_hidden = torch.zeros_like(hidden) if need_hidden else None
-        grad_weight = (
-            torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
-            if need_weight
-            else None
-        )
-        grad_bias = (
-            torch.zeros(bias.shape, dtype=torch.float32, device=bias.device) if need_bias else None
-        )
-        total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        compute = torch.float32 if hidden.dtype in _HALF else hidden.dtype
+
+        def buffer(like):
+            return torch.zeros(like.shape, dtype=compute, device=like.device)
+
+        grad_hidden = torch.empty_like(hidden) if need_hidden else None
+        grad_weight = buffer(weight) if need_weight else None
+        grad_bias = buffer(bias) if need_bias else None
+        total = torch.zeros((), dtype=compute, device=hidden.device)
         tokens, vocab = hidden.shape[0], weight.shape[0]
         step = _chunk_rows(tokens, hidden.shape[1], vocab)
         for start in range(0, tokens, step):
@@ -188,31 +177,38 @@ class _HalfChunked(torch.autograd.Function):
             chunk, target = hidden[rows], targets[rows]
             counted = target != ignore_index
             target = target.masked_fill(~counted, 0)  # any index; those rows count 0
-            logits = F.linear(chunk, weight, bias).float()
+            logits = F.linear(chunk, weight, bias).to(compute)
             log_norm = torch.logsumexp(logits, dim=-1)
             picked = logits.gather(1, target[:, None]).squeeze(1)
             total += ((log_norm - picked) * counted).sum()
             if not (need_hidden or need_weight or need_bias):
                 continue
             grad = logits.sub_(log_norm[:, None]).exp_()  # softmax, in place
-            grad.scatter_add_(1, target[:, None], -counted[:, None].to(grad.dtype))
+            grad.scatter_add_(1, target[:, None], -counted[:, None].to(compute))
             grad.mul_(counted[:, None])
+            if need_bias:
+                grad_bias += grad.sum(0)
             grad = grad.to(hidden.dtype)
             if need_hidden:
-                grad_hidden[rows] = grad @ weight
-            if need_weight:
-                grad_weight += grad.T @ chunk
-            if need_bias:
-                grad_bias += grad.sum(0, dtype=torch.float32)
-        ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
+                torch.mm(grad, weight, out=grad_hidden[rows])
+            if need_weight and compute == hidden.dtype:
+                grad_weight.addmm_(grad.T, chunk)  # no (V, H) temporary
+            elif need_weight:
+                grad_weight += (grad.T @ chunk).to(compute)
+        ctx.grads = grad_hidden, grad_weight, grad_bias
         ctx.dtype = hidden.dtype
-        return total
+        return total.float()
 
     @staticmethod
     def backward(ctx, grad_total):  # noqa: D102
-        grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
+        if ctx.grads is None:
+            raise RuntimeError(
+                "linear_causal_lm_loss computes its gradients in forward and hands them over "
+                "once: call backward on its result only once"
+            )
+        grads, ctx.grads = ctx.grads, None  # freed as soon as autograd has taken them
         scaled = [
-            None if grad is None else (grad * grad_total).to(ctx.dtype)
-            for grad in (grad_hidden, grad_weight, grad_bias)
+            None if grad is None else grad.mul_(grad_total.to(grad.dtype)).to(ctx.dtype)
+            for grad in grads
         ]
         return (*scaled, None, None)

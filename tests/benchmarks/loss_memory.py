@@ -1,12 +1,14 @@
 """Peak memory and time of the loss from hidden states: full logits against chunked losses.
 
 Not a test: run ``.venv/bin/python tests/benchmarks/loss_memory.py`` (add ``--big`` for the
-case with Llama 3's vocabulary, 128256). Three methods, forward and backward, each in its own
+case with Llama 3's vocabulary, 128256). Four methods, forward and backward, each in its own
 fresh subprocess on the same float32 hidden states (N, H), lm_head (V, H) and labels (12.5 %
 of them -100), one thread:
 
 - ``standard``: ``logits = F.linear(hidden, weight)``, then transformers' ``ForCausalLMLoss``;
-- ``lmloss``: ``lmloss.linear_causal_lm_loss`` (torch's chunked ``F.linear_cross_entropy``);
+- ``lmloss``: ``lmloss.linear_causal_lm_loss``;
+- ``torch``: torch's chunked ``F.linear_cross_entropy(..., options=LinearCrossEntropyOptions())``
+  with its default chunks, divided by the count of targets;
 - ``checkpoint``: chunks of 1024 tokens, each ``lm_head`` + summed cross-entropy under
   ``torch.utils.checkpoint``, so that backward recomputes each chunk's logits.
 
@@ -23,7 +25,7 @@ import json
 import subprocess
 import sys
 
-METHODS = ("standard", "lmloss", "checkpoint")
+METHODS = ("standard", "lmloss", "torch", "checkpoint")
 
 CHILD = r"""
 import ctypes, json, statistics, sys, time
@@ -32,6 +34,7 @@ import ctypes, json, statistics, sys, time
 ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # -3: M_MMAP_THRESHOLD
 import torch
 import torch.nn.functional as F
+from torch.nn import LinearCrossEntropyOptions
 from torch.utils.checkpoint import checkpoint
 from transformers.loss.loss_utils import ForCausalLMLoss
 from lmloss import linear_causal_lm_loss
@@ -58,6 +61,10 @@ def loss():
     if which == "lmloss":
         return linear_causal_lm_loss(hidden, weight, labels)
     targets = F.pad(labels, (0, 1), value=-100)[0, 1:]
+    if which == "torch":
+        total = F.linear_cross_entropy(hidden[0], weight, targets, reduction="sum",
+                                       options=LinearCrossEntropyOptions())
+        return total / (targets != -100).sum()
     total = sum(checkpoint(chunk_sum, hidden[0, i:i + 1024], targets[i:i + 1024],
                            use_reentrant=False) for i in range(0, N, 1024))
     return total / (targets != -100).sum()
@@ -117,13 +124,13 @@ def main() -> None:
     parser.add_argument(
         "--big",
         action="store_true",
-        help="also N=4096, V=128256 (about 7 GiB for the standard path)",
+        help="also N=8192, V=128256 (about 12 GiB for the standard path)",
     )
     parser.add_argument("--runs", type=int, default=3, help="timed calls per method")
     args = parser.parse_args()
     report(8192, 512, 32000, args.runs)
     if args.big:
-        report(4096, 512, 128256, 1)
+        report(8192, 512, 128256, 1)
 
 
 if __name__ == "__main__":
