@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import doctest
 import importlib
 import re
+import unicodedata
 
 import pytest
 
@@ -46,3 +48,50 @@ def test_the_check_rejects_a_page_without_an_entry():
     assert missing_entries(page, ["lmloss.pad_shape", "lmloss.sft", "lmloss.explain_pad"]) == [
         "lmloss.explain_pad"
     ]
+
+
+COLUMNS = 76  # the page's code column at 1280 px, as for the snippets
+
+
+def columns(line: str) -> int:
+    """Width in monospace columns: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in line)
+
+
+def long_example_lines(obj: object) -> list[str]:
+    """The lines of ``obj``'s docstring examples, as the API page shows them, over COLUMNS."""
+    shown = []
+    for test in doctest.DocTestFinder(recurse=False).find(obj):
+        for example in test.examples:
+            lines = example.source.splitlines()
+            shown += [(">>> " if i == 0 else "... ") + line for i, line in enumerate(lines)]
+            shown += example.want.splitlines() + (example.exc_msg or "").splitlines()
+    return [line for line in shown if columns(line) > COLUMNS]
+
+
+def _public_objects() -> list[tuple[str, object]]:
+    objects = []
+    for dotted in public_names():
+        module, _, name = dotted.rpartition(".")
+        obj = getattr(importlib.import_module(module), name)
+        members = [getattr(obj, n) for n in getattr(obj, "__all__", [])]
+        objects += [(dotted, obj)] + [(f"{dotted}.{m.__name__}", m) for m in members]
+    return objects
+
+
+@pytest.mark.parametrize(
+    "dotted, obj", _public_objects(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_docstring_examples_fit_the_code_column(dotted, obj):
+    assert long_example_lines(obj) == []
+
+
+def test_the_column_check_counts_chinese_as_two_columns():
+    def example():
+        """Example.
+
+        >>> print("一" * 39)
+        一一一一一一一一一一一一一一一一一一一一一一一一一一一一一一一一一一一一一一一
+        """
+
+    assert long_example_lines(example) == ["一" * 39]

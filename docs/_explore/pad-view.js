@@ -154,7 +154,7 @@ var PadView = (function () {
     var dims = [1, 1, 1].slice(0, 3 - rank).concat(out);
     var depth = dims[0], rows = dims[1], cols = dims[2];
     var right = (cols - 1) * g.pitch + g.face, bottom = (rows - 1) * PITCH + FACE;
-    var name = out.map(function (_, d) { return format(text.dim, { d: d }); });
+    var name = out.map(function (_, d) { return format(text.dim, { d: d, neg: d - rank }); });
     var list = [{ start: [0, bottom + GAP], end: [right, bottom + GAP],
       at: [right / 2, bottom + GAP + 18], anchor: "middle", label: name[rank - 1] }];
     if (rank >= 2) {
@@ -162,9 +162,9 @@ var PadView = (function () {
         anchor: "end", label: name[rank - 2] });
     }
     if (rank === 3) {
-      var steps = depth - 1, step = g.slice;
+      // slices stand apart: the arrow ends beside the last one; a single slice gets a short one
+      var steps = depth > 1 ? depth - 1 : 1, step = depth > 1 ? g.slice : SLICE;
       var start = [right + GAP, bottom];
-      if (depth <= 1) { steps = 2; step = SLICE; }
       var end = [start[0] + steps * step[0], start[1] + steps * step[1]];
       list.push({ start: start, end: end, at: [end[0] + 6, end[1] + 4], anchor: "start", label: name[0] });
     }
@@ -200,7 +200,7 @@ var PadView = (function () {
     for (var p = 0; p < pad.length / 2; p++) pairs[rank - 1 - p] = [pad[2 * p], pad[2 * p + 1]];
     var amounts = pairs.map(function (pair, dim) {
       return format(text.amounts, {
-        dim: format(dim === rank - 1 ? text.dim_last : text.dim, { d: dim }),
+        dim: format(dim === rank - 1 ? text.dim_last : text.dim, { d: dim, neg: dim - rank }),
         left: signed(pair[0]), right: signed(pair[1]), before: shape[dim], after: out[dim],
       });
     });

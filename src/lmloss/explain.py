@@ -91,14 +91,18 @@ def explain_pad(
 
     Examples:
         >>> print(explain_pad((1, 2, 2), (1, 1, 0, 1, 1, 0)))
-        F.pad(x, (1, 1, 0, 1, 1, 0), mode='constant') on shape (1, 2, 2): 3 pairs pad the last 3 dimensions, last dimension first.
-        - pad[0:2] = (1, 1) → dim -1 (dim 2, the last): adds 1 at the start, adds 1 at the end; size 2 → 4
-        - pad[2:4] = (0, 1) → dim -2 (dim 1): nothing at the start, adds 1 at the end; size 2 → 3
-        - pad[4:6] = (1, 0) → dim -3 (dim 0): adds 1 at the start, nothing at the end; size 1 → 2
+        F.pad(x, (1, 1, 0, 1, 1, 0), mode='constant') on shape (1, 2, 2):
+        3 pairs pad the last 3 dimensions, last dimension first.
+        - pad[0:2] = (1, 1) → dim -1 (dim 2, the last): adds 1 at the start,
+          adds 1 at the end; size 2 → 4
+        - pad[2:4] = (0, 1) → dim -2 (dim 1): nothing at the start,
+          adds 1 at the end; size 2 → 3
+        - pad[4:6] = (1, 0) → dim -3 (dim 0): adds 1 at the start,
+          nothing at the end; size 1 → 2
         Result: (1, 2, 2) → (2, 3, 4).
-        >>> print(explain_pad((2, 5), (-1, 2), lang="zh"))
+        >>> zh = explain_pad((2, 5), (-1, 2), lang="zh").splitlines()
+        >>> print(zh[0], zh[2], zh[3], sep="\\n")  # zh[1] is the line of pad[0:2]
         F.pad(x, (-1, 2), mode='constant') 作用于形状 (2, 5)：1 对数填充最后一维。
-        - pad[0:2] = (-1, 2) → dim -1（维度 1，最后一维）：开头裁掉 1 个，末尾补 2 个；长度 5 → 6
         - dim -2（维度 0）：填充元组没有涉及，长度保持 2
         结果：(2, 5) → (2, 6)。
     """

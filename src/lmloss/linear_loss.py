@@ -81,7 +81,8 @@ def linear_causal_lm_loss(
         >>> linear_causal_lm_loss(hidden, weight, torch.tensor([[5, 1, 8, 2]]))
         Traceback (most recent call last):
             ...
-        ValueError: labels must be in [0, 8) (the vocabulary size, weight.shape[0]) or ignore_index=-100, got 8 at position (0, 2)
+        ValueError: labels must be in [0, 8) (the vocabulary size, weight.shape[0])
+        or ignore_index=-100, got 8 at position (0, 2)
     """
     _check_head(hidden, weight, bias)
     expected = tuple(hidden.shape[:-1])
@@ -170,31 +171,21 @@ class _ChunkedHead(torch.autograd.Function):
         grad_weight = buffer(weight) if need_weight else None
         grad_bias = buffer(bias) if need_bias else None
         total = torch.zeros((), dtype=compute, device=hidden.device)
-        tokens, vocab = hidden.shape[0], weight.shape[0]
-        step = _chunk_rows(tokens, hidden.shape[1], vocab)
-        for start in range(0, tokens, step):
+        step = _chunk_rows(hidden.shape[0], hidden.shape[1], weight.shape[0])
+        for start in range(0, hidden.shape[0], step):
             rows = slice(start, start + step)
-            chunk, target = hidden[rows], targets[rows]
-            counted = target != ignore_index
-            target = target.masked_fill(~counted, 0)  # any index; those rows count 0
-            logits = F.linear(chunk, weight, bias).to(compute)
-            log_norm = torch.logsumexp(logits, dim=-1)
-            picked = logits.gather(1, target[:, None]).squeeze(1)
-            total += ((log_norm - picked) * counted).sum()
-            if not (need_hidden or need_weight or need_bias):
-                continue
-            grad = logits.sub_(log_norm[:, None]).exp_()  # softmax, in place
-            grad.scatter_add_(1, target[:, None], -counted[:, None].to(compute))
-            grad.mul_(counted[:, None])
-            if need_bias:
-                grad_bias += grad.sum(0)
-            grad = grad.to(hidden.dtype)
-            if need_hidden:
-                torch.mm(grad, weight, out=grad_hidden[rows])
-            if need_weight and compute == hidden.dtype:
-                grad_weight.addmm_(grad.T, chunk)  # no (V, H) temporary
-            elif need_weight:
-                grad_weight += (grad.T @ chunk).to(compute)
+            # a function call per chunk: its logits are freed before the next chunk's exist
+            total += _chunk_loss(
+                hidden[rows],
+                weight,
+                bias,
+                targets[rows],
+                ignore_index,
+                compute,
+                None if grad_hidden is None else grad_hidden[rows],
+                grad_weight,
+                grad_bias,
+            )
         ctx.grads = grad_hidden, grad_weight, grad_bias
         ctx.dtype = hidden.dtype
         return total.float()
@@ -212,3 +203,42 @@ class _ChunkedHead(torch.autograd.Function):
             for grad in grads
         ]
         return (*scaled, None, None)
+
+
+def _chunk_loss(
+    chunk: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    target: torch.Tensor,
+    ignore_index: int,
+    compute: torch.dtype,
+    grad_hidden: torch.Tensor | None,
+    grad_weight: torch.Tensor | None,
+    grad_bias: torch.Tensor | None,
+) -> torch.Tensor:
+    """One chunk's summed loss; writes its rows of ``grad_hidden``, adds to the others."""
+    counted = target != ignore_index
+    target = target.masked_fill(~counted, 0)  # any index; those rows count 0
+    logits = F.linear(chunk, weight, bias).to(compute)
+    picked = logits.gather(1, target[:, None]).squeeze(1)
+    # logsumexp by hand, in place: torch.logsumexp would allocate a chunk-sized temporary,
+    # and the exponentials are the softmax the gradient needs anyway
+    top = logits.amax(1, keepdim=True)
+    exp = logits.sub_(top).exp_()
+    norm = exp.sum(1)
+    loss = ((top.squeeze(1) + norm.log() - picked) * counted).sum()
+    if grad_hidden is None and grad_weight is None and grad_bias is None:
+        return loss
+    grad = exp.div_(norm[:, None])  # softmax
+    grad.scatter_add_(1, target[:, None], -counted[:, None].to(compute))
+    grad.mul_(counted[:, None])
+    if grad_bias is not None:
+        grad_bias += grad.sum(0)
+    grad = grad.to(chunk.dtype)
+    if grad_hidden is not None:
+        torch.mm(grad, weight, out=grad_hidden)
+    if grad_weight is not None and grad_weight.dtype == chunk.dtype:
+        grad_weight.addmm_(grad.T, chunk)  # no (V, H) temporary
+    elif grad_weight is not None:
+        grad_weight += (grad.T @ chunk).to(grad_weight.dtype)
+    return loss

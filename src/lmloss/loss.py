@@ -81,7 +81,8 @@ def count_loss_tokens(labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) ->
         >>> import torch
         >>> count_loss_tokens(torch.tensor([[40, 1842, 4950, 15607, 13, 2]]))
         5
-        >>> count_loss_tokens(torch.tensor([[-100, -100, 7, 8], [5, 6, -100, -100]]))
+        >>> labels = torch.tensor([[-100, -100, 7, 8], [5, 6, -100, -100]])
+        >>> count_loss_tokens(labels)
         3
     """
     _check_unshifted(labels, ignore_index)
@@ -134,7 +135,7 @@ def causal_lm_loss(
 
     Examples:
         >>> import torch
-        >>> logits = torch.zeros(1, 4, 8)  # every token equally likely: loss = log(8)
+        >>> logits = torch.zeros(1, 4, 8)  # all equally likely: loss = log(8)
         >>> labels = torch.tensor([[5, 1, 7, -100]])
         >>> causal_lm_loss(logits, labels)
         tensor(2.0794)
@@ -143,7 +144,8 @@ def causal_lm_loss(
         >>> causal_lm_loss(logits, torch.tensor([[5, 1, 8, 2]]))
         Traceback (most recent call last):
             ...
-        ValueError: labels must be in [0, 8) (the vocabulary size, logits.shape[-1]) or ignore_index=-100, got 8 at position (0, 2)
+        ValueError: labels must be in [0, 8) (the vocabulary size, logits.shape[-1])
+        or ignore_index=-100, got 8 at position (0, 2)
     """
     targets, name, offset = _checked_inputs(
         logits, labels, ignore_index, num_items_in_batch, shift_labels

@@ -99,7 +99,8 @@ def pad_shape(shape: Sequence[int], pad: Sequence[int], mode: str = "constant") 
         >>> pad_shape((1, 2, 3), (3, 1), mode="reflect")
         Traceback (most recent call last):
             ...
-        ValueError: pad must be smaller than the padded dimension in reflect mode, got (3, 1) on dim -1 of size 3
+        ValueError: pad must be smaller than the padded dimension in reflect mode,
+        got (3, 1) on dim -1 of size 3
     """
     sizes = _checked_shape(shape)
     entries = _checked_pad(pad)

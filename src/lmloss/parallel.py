@@ -69,7 +69,7 @@ def shard_sequence(
         >>> ids = torch.arange(10, 18)
         >>> shard_sequence(ids, 2, 0).tolist(), shard_sequence(ids, 2, 1).tolist()
         ([10, 11, 12, 13], [14, 15, 16, 17])
-        >>> [shard_sequence(ids, 2, r, load_balanced=True).tolist() for r in range(2)]
+        >>> [shard_sequence(ids, 2, r, load_balanced=True).tolist() for r in (0, 1)]
         [[10, 11, 16, 17], [12, 13, 14, 15]]
     """
     if not isinstance(tensor, torch.Tensor):

@@ -71,18 +71,20 @@ def memory_stages_svg(measured: str, *, lang: str = "en") -> str:
             the sum of the buffers that stage is known to hold (for a stage whose peak is
             ``-``, what is alive after it).
 
-    Example:
+    Examples:
         >>> svg = memory_stages_svg("lm_head - 2\\nloss 10 6\\nbackward 14 2")
         >>> svg.count("data-buffer=")
         7
         >>> memory_stages_svg("lm_head - 2\\nloss 12 6\\nbackward 14 2")
         Traceback (most recent call last):
             ...
-        ValueError: the measured peak of 'loss', 12 B/logit, is not the sum of its buffers {'logits': 2, 'copy': 4, 'log_softmax': 4}
+        ValueError: the measured peak of 'loss', 12 B/logit, is not the sum of its
+        buffers {'logits': 2, 'copy': 4, 'log_softmax': 4}
         >>> memory_stages_svg("lm_head - 6\\nloss 10 6\\nbackward 14 2")
         Traceback (most recent call last):
             ...
-        ValueError: what is alive after 'lm_head', 6 B/logit, is not the sum of its buffers {'logits': 2}
+        ValueError: what is alive after 'lm_head', 6 B/logit, is not the sum of its
+        buffers {'logits': 2}
     """
     check_lang(lang)
     text = _TEXT[lang]

@@ -179,10 +179,10 @@ def pad_svg(
             also raises ``ValueError`` for invalid ``shape``, ``pad`` or
             ``mode``.
 
-    Example:
+    Examples:
         >>> import xml.etree.ElementTree as ET
         >>> root = ET.fromstring(pad_svg((1, 2, 2), (1, 1, 0, 1, 1, 0)))
-        >>> kinds = [el.get("data-kind") for el in root.iter() if el.get("data-kind")]
+        >>> kinds = [el.get("data-kind") for el in root.iter()]
         >>> kinds.count("input"), kinds.count("pad")
         (4, 20)
         >>> root.find("{http://www.w3.org/2000/svg}title").text

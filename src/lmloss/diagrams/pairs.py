@@ -72,12 +72,12 @@ def pad_pairs_svg(
             3 dimensions; and from :func:`lmloss.pad_shape` for arguments ``F.pad`` rejects.
         TypeError: From :func:`lmloss.pad_shape`.
 
-    Example:
+    Examples:
         >>> import xml.etree.ElementTree as ET
         >>> root = ET.fromstring(pad_pairs_svg((1, 2, 2), (1, 1, 0, 1, 1, 0)))
         >>> pairs = [el for el in root.iter() if el.get("data-kind") == "pair"]
-        >>> ", ".join(f"pair {el.get('data-pair')} -> dim {el.get('data-dim')}" for el in pairs)
-        'pair 0 -> dim 2, pair 1 -> dim 1, pair 2 -> dim 0'
+        >>> [(el.get("data-pair"), el.get("data-dim")) for el in pairs]
+        [('0', '2'), ('1', '1'), ('2', '0')]
     """
     check_lang(lang)
     result = pad_shape(shape, pad, mode)

@@ -115,7 +115,7 @@ def shard_targets_svg(
         ValueError: If ``lang`` is unknown, or the sequence is empty, longer than
             :data:`MAX_POSITIONS` or not divisible by ``2 * world_size``.
 
-    Example:
+    Examples:
         >>> import xml.etree.ElementTree as ET
         >>> svg = shard_targets_svg(range(10, 18), 2)
         >>> kinds = [el.get("data-kind") for el in ET.fromstring(svg).iter()]

@@ -102,13 +102,12 @@ def sft_svg(
         ValueError: If ``lang`` is unknown, the lengths differ, or there are no tokens or more
             than :data:`MAX_POSITIONS`.
 
-    Example:
+    Examples:
         >>> import xml.etree.ElementTree as ET
-        >>> svg = sft_svg(["Q", "A", "<eos>", "<pad>"], [7, 8, 2, 2], [-100, 8, 2, -100],
-        ...               [1, 1, 1, 0])
+        >>> svg = sft_svg(["Q", "A", "<eos>", "<pad>"], [7, 8, 2, 2],
+        ...               [-100, 8, 2, -100], [1, 1, 1, 0])
         >>> cells = [el for el in ET.fromstring(svg).iter() if el.get("data-kind")]
-        >>> kinds = [el.get("data-kind") for el in cells if el.get("data-row") is None]
-        >>> kinds
+        >>> [el.get("data-kind") for el in cells if el.get("data-row") is None]
         ['prompt', 'response', 'response', 'pad']
     """
     check_lang(lang)
@@ -146,13 +145,13 @@ def sft_batch_svg(
     (prompt masked, response kept) and padded on the right with ``pad_token``; row ``row`` of
     the batch is drawn by :func:`sft_svg`, padding tokens shown by their text.
 
-    Example:
+    Examples:
         >>> import xml.etree.ElementTree as ET
         >>> vocab = {"<eos>": 2, "Q": 7, "A": 8, "longer": 9}
-        >>> svg = sft_batch_svg([(["Q"], ["A", "<eos>"]), (["Q", "longer"], ["A", "<eos>"])],
-        ...                     vocab, "<eos>", row=0)
-        >>> tokens = [el for el in ET.fromstring(svg).iter() if el.get("data-id") and
-        ...           el.get("data-row") is None]
+        >>> examples = [(["Q"], ["A", "<eos>"]), (["Q", "longer"], ["A", "<eos>"])]
+        >>> svg = sft_batch_svg(examples, vocab, "<eos>", row=0)
+        >>> tokens = [el for el in ET.fromstring(svg).iter()
+        ...           if el.get("data-id") and el.get("data-row") is None]
         >>> pairs = [(el.get("data-kind"), el.get("data-id")) for el in tokens]
         >>> pairs
         [('prompt', '7'), ('response', '8'), ('response', '2'), ('pad', '2')]

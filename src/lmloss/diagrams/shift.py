@@ -96,11 +96,11 @@ def shift_svg(
         ValueError: If ``lang`` is unknown, the lengths differ, or there are no tokens or more
             than :data:`MAX_POSITIONS`.
 
-    Example:
+    Examples:
         >>> import xml.etree.ElementTree as ET
         >>> svg = shift_svg(["I", "love", "flowers", "<eos>"], [40, 1842, 12, 2])
-        >>> kinds = [el.get("data-kind") for el in ET.fromstring(svg).iter() if el.get("data-kind")]
-        >>> tuple(kinds.count(kind) for kind in ("input", "logits", "label", "ignored"))
+        >>> kinds = [el.get("data-kind") for el in ET.fromstring(svg).iter()]
+        >>> tuple(kinds.count(k) for k in ("input", "logits", "label", "ignored"))
         (4, 4, 3, 1)
     """
     check_lang(lang)
