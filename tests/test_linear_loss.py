@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers.loss.loss_utils import ForCausalLMLoss
 
-from lmloss import count_loss_tokens, linear_causal_lm_loss, shift_labels
+from lmloss import count_loss_tokens, linear_causal_lm_loss, linear_loss, shift_labels
 from lmloss.linear_loss import MIN_CHUNK_ROWS, _chunk_rows
 from test_loss import METADATA, _Recorder
 
@@ -40,7 +42,8 @@ def heads(draw):
     counted = count_loss_tokens(labels)
     num_items = draw(st.sampled_from([None, counted + 3, torch.tensor(max(counted, 1))]))
     shifted = draw(st.booleans())
-    return hidden, weight, bias, labels, num_items, shifted
+    min_rows = draw(st.sampled_from([1, 7, MIN_CHUNK_ROWS]))  # several chunks, or one
+    return hidden, weight, bias, labels, num_items, shifted, min_rows
 
 
 def _loss_and_grads(loss_of, hidden, weight, bias):
@@ -61,7 +64,7 @@ def _close(ours, theirs, rtol):
 @FAST
 @given(heads())
 def test_value_and_gradients_equal_transformers_on_the_full_logits(case):
-    hidden, weight, bias, labels, num_items, shifted = case
+    hidden, weight, bias, labels, num_items, shifted, min_rows = case
     kwargs = {"shift_labels": shift_labels(labels)} if shifted else {}
     given_labels = None if shifted else labels
 
@@ -76,7 +79,8 @@ def test_value_and_gradients_equal_transformers_on_the_full_logits(case):
             logits, given_labels, vocab_size=w.shape[0], num_items_in_batch=num_items, **kwargs
         )
 
-    value, grads = _loss_and_grads(ours, hidden, weight, bias)
+    with mock.patch.object(linear_loss, "MIN_CHUNK_ROWS", min_rows):
+        value, grads = _loss_and_grads(ours, hidden, weight, bias)
     expected, expected_grads = _loss_and_grads(theirs, hidden, weight, bias)
     assert value.dtype == torch.float32
     assert [g.dtype for g in grads] == [g.dtype for g in expected_grads]
