@@ -42,8 +42,8 @@ _TEXT: dict[str, dict[str, Any]] = {
             "end": "no next token",
         },
         "cell": "position {p}, token {i}",
-        "desc": "Contiguous: {lost_c} targets lost, {wrong_c} wrong. Load-balanced: {lost_b} "
-        "lost, {wrong_b} wrong. Shifting the labels before sharding keeps all {n}.",
+        "desc": "Targets lost and wrong: contiguous {lost_c} and {wrong_c}, load-balanced "
+        "{lost_b} and {wrong_b}. Shifting the labels before sharding keeps all {n}.",
     },
     "zh": {
         "title": "{T} 个词元的序列切分到 {W} 个 rank：在每个分片内移位标签",
