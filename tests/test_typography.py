@@ -17,7 +17,7 @@ from pathlib import Path
 import autocorrect_py as autocorrect
 import pytest
 
-from site_cjk import join_cjk_lines
+from site_cjk import PUNCT, join_cjk_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_ZH = ROOT / "docs" / "zh"
@@ -28,6 +28,8 @@ CJK = f"{HAN}\u3000-\u303f\uff00-\uffef"
 # Whitespace between two Chinese characters; U+200B, which the search index puts between the
 # words it segments, is not whitespace and may stand beside it.
 STRAY_SPACE = re.compile(f"[{CJK}]\u200b?\\s+\u200b?[{CJK}]")
+# Full-width punctuation never takes a space beside it, whatever the other side is.
+SPACE_BY_PUNCT = re.compile(f"[{PUNCT}]\u200b?\\s+\\S|\\S\\s+\u200b?[{PUNCT}]")
 # The index keeps code as HTML: a block's line breaks are the code's own, and the spaces around
 # inline code are the usual Chinese-Latin spacing; code is read as one Latin letter.
 _CODE = re.compile(r"<pre>.*?</pre>|<code>.*?</code>", re.S)
@@ -40,6 +42,12 @@ _CODE = re.compile(r"<pre>.*?</pre>|<code>.*?</code>", re.S)
         ("<li>是<strong>填充</strong>\n的值</li>", "<li>是<strong>填充</strong>的值</li>"),
         ("<td>形状\n（1, 2）</td>", "<td>形状（1, 2）</td>"),
         ("<p>这叫\n“填充”</p>", "<p>这叫“填充”</p>"),
+        # Full-width punctuation takes no space, whatever is on the other side.
+        ("<p>取出。\n<code>x[1:]</code>\n（下文）</p>", "<p>取出。<code>x[1:]</code>（下文）</p>"),
+        (
+            "<p>见<a href='#a'>上文</a>、\n<a href='#b'>下文</a></p>",
+            "<p>见<a href='#a'>上文</a>、<a href='#b'>下文</a></p>",
+        ),
         # A space between Chinese and Latin text or code stays, as the style guide wants.
         ("<p>用\n<code>F.pad</code>\n补齐</p>", "<p>用\n<code>F.pad</code>\n补齐</p>"),
         ("<p>the\nlabels, “said”\n“so”</p>", "<p>the\nlabels, “said”\n“so”</p>"),
@@ -136,7 +144,8 @@ def _chinese_built_pages(root: Path) -> list[Path]:
 
 
 def _stray_spaces(text: str) -> list[str]:
-    return [text[max(0, m.start() - 12) : m.end() + 12] for m in STRAY_SPACE.finditer(text)]
+    found = [*STRAY_SPACE.finditer(text), *SPACE_BY_PUNCT.finditer(text)]
+    return [text[max(0, m.start() - 12) : m.end() + 12] for m in found]
 
 
 def test_chinese_pages_show_no_space_between_chinese_characters(built_site):

@@ -7,8 +7,9 @@ covers paragraphs, lists, tables, admonitions, headings and notebook cells, and 
 index, which is built from the same HTML.
 
 Only whitespace that holds a line break is removed, and only where both neighbours are Chinese
-(a Han character or full-width punctuation): "用\\n`F.pad`" and "the\\nlabel" keep their space.
-Code is never touched.
+(a Han character or full-width punctuation), or where one of them is full-width punctuation,
+which never takes a space beside it ("。\\n`[..., 1:]`", "`F.pad`\\n（下文"): "用\\n`F.pad`"
+and "the\\nlabel" keep their space. Code is never touched.
 """
 
 from __future__ import annotations
@@ -31,11 +32,19 @@ _BREAK = re.compile(
     rf"(?:(?<=[{CJK}])|(?<=[{SHARED}])(?=(?:\s|<[^<>]*>)*\n(?:\s|<[^<>]*>)*[{CJK}]))"
     rf"((?:\s|<[^<>]*>)*\n(?:\s|<[^<>]*>)*)(?=[{CJK}{SHARED}])"
 )
+# Full-width punctuation (，。：；、（）「」…) on either side of a line break, whatever is on the
+# other side: code, a link, a Latin word. The text may end or start at a code element.
+PUNCT = "\u3001-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
+_PUNCT_BREAK = re.compile(
+    rf"(?<=[{PUNCT}])((?:\s|<[^<>]*>)*\n(?:\s|<[^<>]*>)*)"
+    rf"|((?:\s|<[^<>]*>)*\n(?:\s|<[^<>]*>)*)(?=[{PUNCT}])"
+)
 _TAG = re.compile(r"<[^<>]*>")
 
 
 def _join(text: str) -> str:
-    return _BREAK.sub(lambda match: "".join(_TAG.findall(match[1])), text)
+    text = _BREAK.sub(lambda match: "".join(_TAG.findall(match[1])), text)
+    return _PUNCT_BREAK.sub(lambda match: "".join(_TAG.findall(match[0])), text)
 
 
 def join_cjk_lines(html: str) -> str:
@@ -50,7 +59,7 @@ def join_cjk_lines(html: str) -> str:
     """
     parts, start = [], 0
     for code in _CODE.finditer(html):
-        parts += [_join(html[start:code.start()]), code[0]]
+        parts += [_join(html[start : code.start()]), code[0]]
         start = code.end()
     return "".join(parts) + _join(html[start:])
 
