@@ -42,6 +42,8 @@ print(F.pad(row, (-3, 3), mode="replicate")[0].tolist())
 attempt(lambda: F.pad(row, (-3, 3), mode="circular"))
 # the same on two rows
 print(F.pad(row.repeat(2, 1), (-3, 3), mode="circular").tolist())
+# nothing kept, 1 wrapped: no error, a value from no element
+print(F.pad(row, (-4, 1), mode="circular").shape)
 # --8<-- [end:crop_edges]
 
 # --8<-- [start:value_cast]

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lmloss import pad_shape
+
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 LANGS = ("en", "zh")
 
@@ -97,9 +99,41 @@ def test_claim_circular_checks_the_overlap_only_when_the_dims_in_front_are_all_1
         assert torch.equal(F.pad(x, (-3, 3), mode="circular"), kept.expand(*shape))
 
 
+def test_claim_circular_checks_the_dims_in_front_of_the_output_not_of_the_input():
+    """Edge cases, item 7: the input's dims in front are all 1, the output's are not."""
+    x = torch.arange(4).reshape(1, 1, 4)
+    padded = F.pad(x, (-3, 3, 1, 0), mode="circular")  # dim -2 grows from 1 to 2: no error
+    assert padded.shape == (1, 2, 4) == pad_shape((1, 1, 4), (-3, 3, 1, 0), "circular")
+    assert torch.equal(padded, torch.full((1, 2, 4), 3))
+
+
+def test_claim_circular_raises_nothing_when_cropping_keeps_no_element():
+    """Edge cases, item 7: one value wrapped from nothing, and pad_shape lets it through too."""
+    x = torch.arange(4).reshape(1, 4)
+    assert (
+        F.pad(x, (-4, 1), mode="circular").shape == (1, 1) == pad_shape((1, 4), (-4, 1), "circular")
+    )
+
+
 @pytest.mark.parametrize("value", [-100, 0.5, -0.1, 1e-30, float("nan"), float("inf")])
 def test_claim_any_non_zero_value_becomes_true_on_bool(value):
     """ "On `bool`, any non-zero value becomes `True`"; the page prints -100."""
     padded = F.pad(torch.tensor([False]), (1, 0), value=value)
     assert padded.tolist() == [True, False]
     assert F.pad(torch.tensor([True]), (1, 0), value=0.0).tolist() == [False, True]
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+def test_claim_an_empty_batch_is_fine_but_another_empty_dimension_is_error_11(mode):
+    """Edge cases, error table row 11."""
+    assert F.pad(torch.zeros(0, 2, 3), (1, 1), mode=mode).shape == (0, 2, 5)
+    for shape in [(2, 0, 3), (2, 3, 0)]:
+        with pytest.raises(RuntimeError, match="possibly 0 batch size"):
+            F.pad(torch.zeros(shape), (1, 1), mode=mode)
+
+
+def test_claim_nan_and_inf_are_values_on_a_float_dtype_error_13_is_integer_only():
+    """Edge cases, error table row 13."""
+    x = torch.zeros(1, dtype=torch.float16)
+    assert F.pad(x, (1, 1), value=float("inf")).isinf().sum() == 2
+    assert F.pad(x, (1, 1), value=float("nan")).isnan().sum() == 2

@@ -383,6 +383,13 @@ def test_claim_packing_with_bfd_or_bfd_split_turns_on_padding_free(page, strateg
     assert trainer.padding_free is padding_free
 
 
+def test_claim_padding_free_without_packing_requires_max_length_none(page):
+    qwen, chats = page["qwen"], page["chats"]
+    with pytest.raises(ValueError, match="`padding_free=True` without packing"):
+        page["build"](qwen, chats, padding_free=True)  # max_length left at its default
+    assert page["build"](qwen, chats, padding_free=True, max_length=None).padding_free
+
+
 # --- use_cache, padding_free ---------------------------------------------------------------------
 
 
