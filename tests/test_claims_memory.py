@@ -3,6 +3,7 @@ and TRL 1.16. Each test is named after the claim it checks."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 
@@ -116,8 +117,16 @@ def test_claim_trl_fused_lm_head_recomputes_each_tile_in_backward():
     assert "torch.mm(hidden_chunk, w_chunk.t(), out=tile)" in backward
 
 
+def test_claim_trl_fused_lm_head_returns_log_probabilities_and_the_loss_not_logits():
+    fields = [f.name for f in dataclasses.fields(trl_utils.FusedCausalLMOutput)]
+    assert {"loss", "log_probs"} <= set(fields) and "logits" not in fields
+
+
 def test_claim_trl_scores_only_labelled_positions_on_gpu_only():
     assert not chunked_logprob._use_triton(torch.device("cpu"))
+    # "with Triton on CUDA or XPU", as the page says
+    assert 'device.type in ("cuda", "xpu")' in inspect.getsource(chunked_logprob._use_triton)
+    assert "_TRITON_AVAILABLE and" in inspect.getsource(chunked_logprob._use_triton)
     source = inspect.getsource(trl_utils.add_fused_lm_head)
     assert "compact = _use_triton(hidden_states.device)" in source
     assert "hidden_states[mask] if compact" in source
