@@ -25,10 +25,25 @@ from trl.trainer.sft_trainer import DataCollatorForLanguageModeling as TRLCollat
 
 from lmloss import count_loss_tokens
 from lmloss.sft import collate, labels_from_mask, pack
+from page_structure import parse
 from snippet_sections import OUTPUTS, SNIPPETS, read_sections
 
 IGNORE = -100
 TEMPLATES = Path(chat_template_utils.__file__).parent / "chat_templates"
+
+
+def _section(page: str, lang: str, anchor: str) -> str:
+    """The prose of one section of docs/<lang>/<page>.md, with every whitespace removed."""
+    text = (SNIPPETS.parent / "docs" / lang / page).read_text(encoding="utf-8")
+    found = [s for s in parse(text) if s.anchor == anchor]
+    assert found, f"{lang}/{page} has no section #{anchor}"
+    return "".join("".join(line.split()) for _, line in found[0].prose)
+
+
+def assert_page_says(page: str, anchor: str, **phrases: str) -> None:
+    """Each language's page says its phrase in section ``anchor`` (whitespace ignored)."""
+    for lang, phrase in phrases.items():
+        assert "".join(phrase.split()) in _section(page, lang, anchor), (lang, anchor, phrase)
 
 
 @pytest.fixture(scope="module")
@@ -245,6 +260,46 @@ def test_claim_the_transformers_trainer_counts_num_items_in_batch_over_labels_fr
     source = inspect.getsource(Trainer._get_num_items_in_batch)
     assert 'batch["labels"][..., 1:]' in source
     assert "labels.ne(-100).sum()" in source
+
+
+@torch.no_grad()
+def test_claim_right_padding_needs_no_attention_mask_for_the_loss_but_left_padding_does(page, model):
+    """sft.md #batching: the causal mask hides trailing pads; the -100 labels keep them out."""
+    assert_page_says(
+        "sft.md",
+        "batching",
+        en="the causal mask already hides it from every real token",
+        zh="因果掩码已经让每个实际的词元都看不到它们",
+    )
+    assert_page_says(
+        "sft.md",
+        "batching",
+        en="What keeps the padding out of the loss is the `-100` labels",
+        zh="让填充不进入损失的是标签里的 `-100`",
+    )
+    batch = page["batch"]  # the page's right-padded batch, pad = EOS
+    ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
+    assert mask[1, -1] == 0 and (mask[:, 0] == 1).all()  # padded on the right
+    real = mask.bool()
+    with_mask = model(input_ids=ids, attention_mask=mask, labels=labels)
+    without = model(input_ids=ids, labels=labels)
+    assert torch.equal(with_mask.logits[real], without.logits[real])
+    assert with_mask.loss == without.loss
+    # The same rows padded on the left: now a real token would see the pads.
+    order = torch.argsort(mask, dim=1, stable=True)  # the pad columns first
+    left_ids, left_mask = ids.gather(1, order), mask.gather(1, order)
+    assert left_mask[1, 0] == 0
+    left_real = left_mask.bool()
+    left_with = model(input_ids=left_ids, attention_mask=left_mask).logits[left_real]
+    left_without = model(input_ids=left_ids).logits[left_real]
+    assert (left_with - left_without).abs().max() > 1e-3
+
+
+def test_claim_FlashAttention_path_removes_the_padding_it_finds_in_attention_mask():
+    from transformers import modeling_flash_attention_utils as flash
+
+    source = inspect.getsource(flash._flash_attention_forward)
+    assert "if attention_mask is not None:" in source and "_upad_input(" in source
 
 
 def test_claim_the_transformers_collator_masks_labels_by_comparing_ids_with_the_pad_id():
