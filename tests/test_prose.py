@@ -8,17 +8,28 @@ still wrong here. A decimal matches when the shown number rounds to it (``0.07``
 ``0.0703``); a shape matches the same integers in brackets (``torch.Size([2, 3, 4])``).
 A section titled Summary / 小结 restates the page, so it is checked against the whole page.
 
+A number is also bound to what it counts: when the output prints it, the clause it stands in
+must name the label it is printed with, if that clause names any printed label. In
+``计入损失的有 6 个位置`` with the output ``计入: 5，位置数: 6``, 计入 names ``计入: 5``: the 6
+is another quantity's (``prose_numbers.names``; the unit right after a number, 位置, says what
+is counted, not which count). Numbers in words (``five``) and Chinese numerals that count
+(``三个``, ``两行``, ``十二``) are held to this binding, and to the other language's section
+(tests/test_sections_agree.py); inline code stating numbers (`5`, `world_size=4`) is prose, and
+an equation in it (`5 + 0 + 1 = 6`) must hold.
+
 Some numbers are not outputs. They are recognised by the words around them, and nothing else
 escapes (``NOT_OUTPUTS`` lists the patterns, each with its reason): years, pull-request numbers,
 library versions, dimensions (``dim -1``), step numbers, model names (Llama 3), ``-100``, and
 0 and 1, which are too common in sentences about positions and probabilities to pin down.
-Image alt text, math, headings and inline code other than a bare number or shape are not prose.
+Math, headings and inline code other than numbers are not prose; image alt text is checked
+against its diagram (tests/test_diagram_text.py).
 
 Notebook Markdown cells are held to the same rule against the notebook's own cells.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +40,7 @@ from page_structure import (
     DOCS,
     MARKDOWN_PAGES,
     NOTEBOOKS,
+    OUTPUT_TITLE,
     Section,
     language,
     notebook_cells,
@@ -37,33 +49,22 @@ from page_structure import (
     shown_code,
     shown_output,
 )
+from prose_numbers import (
+    NOT_OUTPUT,
+    NOT_OUTPUTS,
+    SHAPE,
+    Printed,
+    clause_around,
+    is_word,
+    names,
+    printed_values,
+    stated,
+    stated_numbers,
+    value,
+)
 
-# Numbers that are not outputs, found by the words around them. Keep this list short.
-NOT_OUTPUTS = {
-    "a year": r"\b(?:19|20)\d\d\b",
-    "a pull request or issue": r"#\d+",
-    "a version": (
-        r"\b\d+\.\d+\.\d+\b"
-        r"|(?:transformers|torch|PyTorch|TRL|trl|Python|Material|MkDocs|NumPy|version|v)"
-        r"\s*\d+(?:\.\d+)+(?:\s*(?:,|and|or|to|和|或|到|至|、)\s*\d+(?:\.\d+)+)*"
-        r"|(?:[Ss]ince|[Uu]ntil|[Bb]efore|[Aa]fter|[Ff]rom|自|从|到|至|于)\s*\d+\.\d+"
-        r"|\d+\.\d+\s*(?:起|版|之前|之后|以前|以后|开始)"
-        r"|(?:removed|added|deprecated|introduced|changed|fixed|released) in \d+\.\d+"
-        r"|\d+\.\d+\s*(?:中|里)?(?:移除|删除|加入|引入|弃用)"
-    ),
-    "the lengths a pad tuple can have": (
-        r"\b2, 4,? (?:and|or) 6\b|2、4(?:、| ?和 ?| ?或 ?)6\b|2 个、4 个(?:、|和|或) ?6 个"
-    ),
-    "a list item's number": r"^\s*\d+\.\s",
-    "a dimension": r"(?:\bdim(?:ension)?s?|\baxis|维度?|第)\s*=?\s*-?\d+(?:\s*维)?",
-    "a step of the page": r"\b[Ss]tep\s+\d+|第\s*\d+\s*步",
-    "a model or format name": (
-        r"(?:Llama|Qwen|Gemma|FlashAttention|GPT|Phi|DeepSeek|Mistral|BERT|T5)[\s-]*\d+(?:\.\d+)?"
-        r"(?:\s*(?:/|,|、|和|或|\band\b|\bor\b)\s*\d+(?:\.\d+)?)*"
-    ),
-    "the ignore index": r"-100\b",
-}
-_NOT_OUTPUT = re.compile("|".join(f"(?:{p})" for p in NOT_OUTPUTS.values()), re.M)
+__all__ = ["NOT_OUTPUTS", "stated_numbers"]  # the escapes the README names, kept here
+
 # Pages that show no recorded output: the glossary and style guide show notation
 # (`(1, 2, 2)`), and the explorers compute in the browser (tests/test_explorers.py checks them).
 NOT_CHECKED = {"glossary.md", "explore/labels.md", "explore/pad.md"}
@@ -72,10 +73,7 @@ _ALWAYS_FINE = {0.0, 1.0}
 _MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$", re.S)
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
 _LINK_TARGET = re.compile(r"\]\([^)]*\)|\]\[[^\]]*\]|<[^>]+>|\{[^}]*\}")
-_SHAPE = re.compile(r"[(\[]\s*-?\d+(?:\s*,\s*-?\d+)+\s*,?\s*[)\]]")
-_NUMBER = re.compile(
-    r"(?<![A-Za-z0-9_.])(?<![A-Za-z0-9_.]-)-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![A-Za-z0-9_]|\.\d|-[A-Za-z]|×)"
-)
+_SHAPE = SHAPE
 _SHOWN_NUMBER = re.compile(
     r"(?<![A-Za-z0-9_.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:e[-+]?\d+)?"
 )
@@ -87,32 +85,51 @@ class Violation:
     line: int
     number: str
     section: str
+    why: str = ""
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.number} is not shown in section {self.section!r}"
+        why = self.why or "is not shown in section"
+        return f"line {self.line}: {self.number} {why} {self.section!r}"
+
+
+# Inline code that states numbers: a bare number or shape, ``name=4``, arithmetic (`5 + 0 + 1 = 6`).
+_LITERAL_CODE = re.compile(
+    r"\s*(?:[A-Za-z_]\w*\s*=\s*)?[-\d.,()\[\]\s+*/×=]*\d[-\d.,()\[\]\s+*/×=]*"
+)
 
 
 def prose_text(line: str) -> str:
-    """The words of a prose line, without markup, link targets or code (bare numbers kept)."""
+    """The words of a prose line, without markup, link targets or code.
+
+    Inline code that only states numbers (`5`, `(2, 3)`, `world_size=4`, `5 + 0 + 1 = 6`) is
+    kept, any other code is left out. An image's alt text describes its diagram and is checked
+    against it (tests/test_diagram_text.py).
+    """
     if line.lstrip().startswith(("![", ":::", "<!--", "--8<--")):
         return ""
     line = _LINK_TARGET.sub("]", line)
-    return _INLINE_CODE.sub(lambda m: m[1] if _is_bare_number(m[1]) else " ", line)
+    return _INLINE_CODE.sub(lambda m: m[1] if _LITERAL_CODE.fullmatch(m[1]) else " ", line)
 
 
-def _is_bare_number(code: str) -> bool:
-    return bool(re.fullmatch(r"\s*(?:-?[\d.,]+|" + _SHAPE.pattern + r")\s*", code))
+def false_equations(line: str) -> list[str]:
+    """Inline code equations of a prose line that do not hold (`4 + 2 + 3 = 8`)."""
+    found = []
+    for code in _INLINE_CODE.findall(line):
+        sides = code.split("=")
+        if len(sides) < 2 or not _LITERAL_CODE.fullmatch(code) or re.search(r"[A-Za-z]", code):
+            continue
+        values = {_arithmetic(side) for side in sides}
+        if len(values) > 1:
+            found.append(code)
+    return found
 
 
-def _value(token: str) -> float:
-    return float(token.replace(",", "").rstrip("."))
-
-
-def stated_numbers(text: str) -> list[str]:
-    """Shapes and numbers stated in prose text, escapes left out."""
-    text = _NOT_OUTPUT.sub(" ", text)
-    shapes = _SHAPE.findall(text)
-    return shapes + _NUMBER.findall(_SHAPE.sub(" ", text))
+def _arithmetic(expression: str) -> float:
+    tree = ast.parse(expression.replace("×", "*").replace(",", "").strip(), mode="eval")
+    allowed = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.operator, ast.unaryop)
+    if not all(isinstance(node, allowed) for node in ast.walk(tree)):
+        raise ValueError(f"not arithmetic: {expression!r}")
+    return round(float(eval(compile(tree, "<prose>", "eval"))), 9)  # noqa: S307 (numbers only)
 
 
 def _shown_shapes(shown: str) -> set[tuple[int, ...]]:
@@ -126,6 +143,13 @@ def _ints(shape: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"-?\d+", shape))
 
 
+def _rounds_to(number: str, shown: float) -> bool:
+    """Whether ``number`` is ``shown`` stated to its last digit: 262 for 262.2, 0.07 for 0.0703;
+    16.81 is not 16.8."""
+    tolerance = 0.5 * 10 ** -len(number.partition(".")[2])
+    return abs(abs(shown) - abs(value(number))) <= tolerance + 1e-12
+
+
 def is_shown(number: str, shown: str, shapes_seen: str = "") -> bool:
     """Whether ``shown`` (outputs and code) has ``number``: the same value, or one rounding to it.
 
@@ -135,15 +159,9 @@ def is_shown(number: str, shown: str, shapes_seen: str = "") -> bool:
     shown = re.sub(r"(?<=\d)_(?=\d)", "", shown)  # 16_000 in code is 16000
     if _SHAPE.fullmatch(number):
         return _ints(number) in _shown_shapes(shown) | _shown_shapes(shapes_seen)
-    value = abs(_value(number))
-    if value in _ALWAYS_FINE:
+    if abs(value(number)) in _ALWAYS_FINE:
         return True
-    # Stated to its last digit: 262 for 262.2, 0.07 for 0.0703; 16.81 is not 16.8.
-    tolerance = 0.5 * 10 ** -len(number.partition(".")[2])
-    return any(
-        abs(abs(_value(token)) - value) <= tolerance + 1e-12
-        for token in _SHOWN_NUMBER.findall(shown)
-    )
+    return any(_rounds_to(number, value(token)) for token in _SHOWN_NUMBER.findall(shown))
 
 
 def _prose_lines(section: Section) -> list[tuple[int, str]]:
@@ -157,26 +175,74 @@ def _prose_lines(section: Section) -> list[tuple[int, str]]:
             kept.append((line_number, prose_text(_MATH.sub(" ", line))))
     if not kept:
         return []
-    joined = _NOT_OUTPUT.sub(lambda m: re.sub(r"[^\n]", " ", m[0]), "\n".join(t for _, t in kept))
+    joined = NOT_OUTPUT.sub(lambda m: re.sub(r"[^\n]", " ", m[0]), "\n".join(t for _, t in kept))
     return [(n, text) for (n, _), text in zip(kept, joined.split("\n"), strict=True)]
 
 
-def violations(sections: list[Section], shown_in: dict[int, str], code_in: dict[int, str]):
-    """Prose numbers that their section does not show.
+def _unbound(number: str, text: str, offset: int, printed: list[Printed]) -> str:
+    """Why ``number`` is not what the output prints for the quantity its clause names ('' if it is).
 
-    ``shown_in`` maps a section's line to everything its blocks show, ``code_in`` to its code.
+    A number the output prints must be printed with a label its clause names, when the clause
+    names some label: ``计入损失的有 6 个位置`` names ``计入: 5``, so the 6 of ``位置数: 6``
+    does not do. A number the output does not print is an input (code shows it) and free here.
     """
+    if _SHAPE.fullmatch(number) or abs(value(number)) in _ALWAYS_FINE or _in_a_list(text, offset):
+        return ""
+    integer = "." not in number
+    kind = [p for p in printed if p.value.is_integer() == integer]
+    as_printed = [p for p in kind if _rounds_to(number, p.value)]
+    if not as_printed:
+        return ""
+    before, after = clause_around(text, offset, number)
+    if any(names(p.label, before, after) for p in as_printed):
+        return ""
+    named = [p for p in kind if names(p.label, before, after)]
+    if not named:
+        return ""
+    listed = "; ".join(f"{p.label!r} = {p.value:g}" for p in named)
+    return f"is printed for another quantity than its sentence names ({listed}) in"
+
+
+def _in_a_list(text: str, offset: int) -> bool:
+    """Whether the number at ``offset`` is an element of a list of values (`3, 2, 1`)."""
+    return bool(re.match(r"[-\d.]+\s*,\s*-?\d", text[offset:])) or bool(
+        re.search(r"\d\s*,\s*-?$", text[:offset])
+    )
+
+
+def violations(
+    sections: list[Section],
+    shown_in: dict[int, str],
+    code_in: dict[int, str],
+    output_in: dict[int, str] | None = None,
+):
+    """Prose numbers that their section does not show, or shows for another quantity.
+
+    ``shown_in`` maps a section's line to everything its blocks show, ``code_in`` to its code,
+    ``output_in`` to its outputs (whose labels bind numbers to quantities).
+    """
+    output_in = output_in or {}
     whole_page = "\n".join(shown_in.values())
+    whole_output = "\n".join(output_in.values())
     found: list[Violation] = []
     code_so_far = ""
     for section in sections:
+        heading = section.heading or "(top)"
         summary = (section.anchor or "") in _SUMMARY or section.heading.strip() in _SUMMARY
         shown = whole_page if summary else shown_in[section.line]
+        printed = printed_values(whole_output if summary else output_in.get(section.line, ""))
         code_so_far += code_in[section.line]
-        for line_number, text in _prose_lines(section):
-            for number in stated_numbers(text):
-                if not is_shown(number, shown, code_so_far):
-                    found.append(Violation(line_number, number, section.heading or "(top)"))
+        lines = _prose_lines(section)
+        text = "\n".join(t for _, t in lines)
+        line_at = [n for n, t in lines for _ in range(len(t) + 1)]
+        for offset, number in stated(text):
+            if not is_word(number) and not is_shown(number, shown, code_so_far):
+                found.append(Violation(line_at[offset], number, heading))
+            elif why := _unbound(number, text, offset, printed):
+                found.append(Violation(line_at[offset], number, heading, why))
+        for line_number, line in section.prose:
+            for equation in false_equations(line):
+                found.append(Violation(line_number, f"`{equation}`", heading, "does not hold in"))
     return found
 
 
@@ -191,14 +257,26 @@ def _fence_text(fence, lang: str) -> str:
 
 
 def page_violations(path: Path) -> list[Violation]:
-    lang = language(path)
-    sections = parse(path.read_text(encoding="utf-8"))
+    return text_violations(path.read_text(encoding="utf-8"), language(path))
+
+
+def text_violations(text: str, lang: str) -> list[Violation]:
+    """The violations of a page's Markdown ``text`` shown in language ``lang``."""
+    sections = parse(text)
     shown = {s.line: "\n".join(_fence_text(f, lang) for f in s.fences) for s in sections}
     code = {
         s.line: "\n".join(_fence_text(f, lang) for f in s.fences if f.language == "python")
         for s in sections
     }
-    return violations(sections, shown, code)
+    outputs = {
+        s.line: "\n".join(_fence_text(f, lang) for f in s.fences if _is_output(f)) for s in sections
+    }
+    return violations(sections, shown, code, outputs)
+
+
+def _is_output(fence) -> bool:
+    include = fence.include
+    return fence.language == "text" and not (include and include[0].endswith(".py"))
 
 
 def notebook_as_markdown(path: Path) -> str:
@@ -218,7 +296,8 @@ def notebook_violations(path: Path) -> list[Violation]:
     sections = parse(notebook_as_markdown(path))
     shown = {s.line: "\n".join(f.body for f in s.fences) for s in sections}
     code = {s.line: "\n".join(f.body for f in s.fences if f.language == "python") for s in sections}
-    return violations(sections, shown, code)
+    outputs = {s.line: "\n".join(f.body for f in s.fences if _is_output(f)) for s in sections}
+    return violations(sections, shown, code, outputs)
 
 
 CHECKED_PAGES = [
@@ -298,3 +377,54 @@ def test_the_check_accepts_numbers_the_section_shows(prose):
 )
 def test_the_check_rejects_numbers_the_section_does_not_show(prose, wrong):
     assert _violations_of(prose) == wrong
+
+
+COUNTED = """## Formula {{ #formula }}
+
+```python
+logits = torch.randn(1, 6, 16000)
+```
+
+```text title="{title}"
+{output}
+```
+
+{prose}
+"""
+
+
+@pytest.mark.parametrize(
+    ("lang", "output", "prose", "wrong"),
+    [
+        ("zh", "计入: 5，位置数: 6", "计入损失的有 5 个位置。", []),
+        ("zh", "计入: 5，位置数: 6", "计入损失的有 6 个位置。", ["6"]),  # the issue's example
+        ("zh", "计入: 5，位置数: 6", "计入损失的有六个位置，共 6 个位置。", ["六"]),
+        ("zh", "计入: 5，位置数: 6", "一共 6 个位置，其中计入损失的有五个。", []),
+        ("en", "counted: 5, positions: 6", "Five positions count; there are 6 positions.", []),
+        ("en", "counted: 5, positions: 6", "Six positions count.", ["Six"]),
+        ("en", "counted: 5, positions: 6", "`6` positions count.", ["6"]),  # inline code
+        ("en", "counted: 5, positions: 6", "So `5 + 0 = 6` positions.", ["`5 + 0 = 6`"]),
+        ("en", "counted: 5, positions: 6", "So `5 + 1 = 6`; `6, 5` are its values.", []),
+        ("en", "counted: 5, positions: 6", "We take `V = 16000` and 16001 rows.", ["16001"]),
+    ],
+)
+def test_the_check_binds_a_number_to_the_quantity_its_sentence_names(lang, output, prose, wrong):
+    page = COUNTED.format(title=OUTPUT_TITLE[lang], output=output, prose=prose)
+    assert [v.number for v in text_violations(page, lang)] == wrong
+
+
+def test_numbers_are_read_in_words_and_chinese_numerals():
+    assert stated_numbers("Five positions, twelve rows, one copy") == ["Five", "twelve"]
+    assert stated_numbers("三个词元、两行、十二个位置，第二行，一样，统一，三维") == [
+        "三",
+        "两",
+        "十二",
+    ]
+    assert [value(t) for t in ("三", "两", "十二", "二十", "Five", "16,000")] == [
+        3,
+        2,
+        12,
+        20,
+        5,
+        16000,
+    ]
