@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from transformers.loss import loss_utils
 from transformers.loss.loss_utils import ForCausalLMLoss
 
+from page_claims import assert_page_says
+
 IGNORE = -100
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "docs" / lang / "loss.md" for lang in ("en", "zh")]
@@ -255,6 +257,115 @@ def test_claim_the_Trainer_counts_num_items_in_batch_over_labels_1_colon_of_all_
         ]
         counted = trainer._get_num_items_in_batch(micro_batches, torch.device("cpu"))
     assert counted.item() == 2 * 5 + 2  # position 0 of each row is left out
+
+
+class _ListedArguments(torch.nn.Module):
+    """A model whose forward lists its arguments: no **kwargs, as many custom models and wrappers."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = torch.nn.Embedding(8, 8)
+        self.seen: list[dict] = []
+
+    def forward(self, input_ids, labels):
+        logits = self.embed(input_ids)
+        return {"loss": ForCausalLMLoss(logits, labels, vocab_size=8)}
+
+
+class _TakesKwargs(_ListedArguments):
+    """The same model with **kwargs in forward; it records them and does not use them."""
+
+    def forward(self, input_ids, labels, **kwargs):
+        self.seen.append(kwargs)
+        return super().forward(input_ids, labels)
+
+
+def _trainer(model, folder, steps=2):
+    from transformers import Trainer, TrainingArguments
+
+    args = TrainingArguments(
+        output_dir=folder, report_to=[], use_cpu=True, gradient_accumulation_steps=steps
+    )
+    trainer = Trainer(model=model, args=args)
+    trainer.current_gradient_accumulation_steps = steps  # as the training loop sets it
+    return trainer
+
+
+_MICRO = {"input_ids": torch.tensor([[1, 2, 3, 4]]), "labels": torch.tensor([[1, 2, 3, 4]])}
+
+
+def test_claim_the_Trainer_passes_num_items_in_batch_only_if_forward_takes_kwargs_else_divides():
+    """loss.md #accumulation: the condition, and what the Trainer does otherwise."""
+    assert_page_says(
+        "loss.md",
+        "accumulation",
+        en="only if `model_accepts_loss_kwargs` is true",
+        zh="只有 `model_accepts_loss_kwargs` 为真时",
+    )
+    assert_page_says(
+        "loss.md",
+        "accumulation",
+        en="divides each micro-batch's loss by the number of accumulation steps",
+        zh="把每个小批次的损失除以累积步数",
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        listed = _trainer(_ListedArguments(), folder)
+        assert listed.model_accepts_loss_kwargs is False
+        assert listed._get_num_items_in_batch([_MICRO, _MICRO], torch.device("cpu")) is None
+        mean = listed.model(**_MICRO)["loss"].detach()
+        torch.testing.assert_close(listed.training_step(listed.model, dict(_MICRO), None), mean / 2)
+
+        kwargs = _trainer(_TakesKwargs(), folder)
+        assert kwargs.model_accepts_loss_kwargs is True
+        count = kwargs._get_num_items_in_batch([_MICRO, _MICRO], torch.device("cpu"))
+        step = kwargs.training_step(kwargs.model, dict(_MICRO), count)
+        assert kwargs.model.seen[-1] == {"num_items_in_batch": count}
+        # This forward ignores the count, and the Trainer no longer divides: a whole mean per micro-batch.
+        torch.testing.assert_close(step, kwargs.model(**_MICRO)["loss"].detach())
+
+
+def test_claim_a_forward_that_takes_kwargs_but_ignores_the_count_gets_its_mean_undivided():
+    assert_page_says(
+        "loss.md",
+        "accumulation",
+        en="does not hand `num_items_in_batch` to its loss gets each micro-batch's mean, not divided",
+        zh="没有把 `num_items_in_batch` 交给损失",
+    )
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_claim_an_accepts_loss_kwargs_attribute_decides_before_the_signature(declared):
+    model = _TakesKwargs() if not declared else _ListedArguments()
+    model.accepts_loss_kwargs = declared
+    with tempfile.TemporaryDirectory() as folder:
+        assert _trainer(model, folder).model_accepts_loss_kwargs is declared
+    assert_page_says(
+        "loss.md",
+        "accumulation",
+        en="has an `accepts_loss_kwargs` attribute",
+        zh="`accepts_loss_kwargs` 属性",
+    )
+
+
+def test_claim_LlamaForCausalLM_forward_takes_kwargs_so_the_Trainer_passes_the_count():
+    with tempfile.TemporaryDirectory() as folder:
+        assert _trainer(_tiny_llama(), folder).model_accepts_loss_kwargs is True
+
+
+def test_claim_for_a_loss_other_than_ForCausalLMLoss_the_Trainer_counts_every_label():
+    assert_page_says(
+        "loss.md",
+        "accumulation",
+        en="for other losses it counts all labels",
+        zh="其他损失则数全部标签",
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        other = _trainer(_TakesKwargs(), folder)  # no loss_type: not ForCausalLMLoss
+        llama = _trainer(_tiny_llama(), folder)
+        micro = [_MICRO, _MICRO]
+        assert int(other._get_num_items_in_batch(micro, torch.device("cpu"))) == 2 * 4
+        assert int(llama._get_num_items_in_batch(micro, torch.device("cpu"))) == 2 * 3
 
 
 def _verify_history():

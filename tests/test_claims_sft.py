@@ -25,25 +25,11 @@ from trl.trainer.sft_trainer import DataCollatorForLanguageModeling as TRLCollat
 
 from lmloss import count_loss_tokens
 from lmloss.sft import collate, labels_from_mask, pack
-from page_structure import parse
+from page_claims import assert_page_says
 from snippet_sections import OUTPUTS, SNIPPETS, read_sections
 
 IGNORE = -100
 TEMPLATES = Path(chat_template_utils.__file__).parent / "chat_templates"
-
-
-def _section(page: str, lang: str, anchor: str) -> str:
-    """The prose of one section of docs/<lang>/<page>.md, with every whitespace removed."""
-    text = (SNIPPETS.parent / "docs" / lang / page).read_text(encoding="utf-8")
-    found = [s for s in parse(text) if s.anchor == anchor]
-    assert found, f"{lang}/{page} has no section #{anchor}"
-    return "".join("".join(line.split()) for _, line in found[0].prose)
-
-
-def assert_page_says(page: str, anchor: str, **phrases: str) -> None:
-    """Each language's page says its phrase in section ``anchor`` (whitespace ignored)."""
-    for lang, phrase in phrases.items():
-        assert "".join(phrase.split()) in _section(page, lang, anchor), (lang, anchor, phrase)
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +127,57 @@ def test_claim_assistant_mask_trains_exactly_the_assistant_turns_and_their_end_o
     assert [ids[t] for t in ends] == [end, end]
 
 
+WARNING_NO_GENERATION = (
+    "return_assistant_tokens_mask==True but chat template does not contain `{% generation %}` keyword."
+)
+
+
+def test_claim_transformers_warns_once_when_the_template_has_no_generation_block(page):
+    """sft.md #no-generation and #troubleshooting quote the warning transformers logs."""
+    import logging
+
+    from transformers.utils import logging as hf_logging
+
+    for anchor in ("no-generation", "troubleshooting"):
+        assert_page_says("sft.md", anchor, en=WARNING_NO_GENERATION, zh=WARNING_NO_GENERATION)
+    plain = page["TEMPLATE"].replace("{% generation %}", "").replace("{% endgeneration %}", "")
+    logger = logging.getLogger("transformers.utils.chat_template_utils")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    saved = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)  # the page's snippet quiets transformers' loggers
+    hf_logging.warning_once.cache_clear()  # it may have been logged already in this process
+    try:
+        for _ in range(2):
+            page["tokenizer"].apply_chat_template(
+                page["chat"], chat_template=plain, tokenize=True, return_dict=True,
+                return_assistant_tokens_mask=True,
+            )
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved)
+    assert [r.getMessage() for r in records] == [WARNING_NO_GENERATION]  # once, not twice
+
+
+def test_claim_qwen_generation_prompt_ends_with_the_newline_TRL_trains(page):
+    """sft.md #real-template: TRL trains the \\n that the generation prompt holds at inference."""
+    assert_page_says(
+        "sft.md",
+        "real-template",
+        en="which at inference `add_generation_prompt=True` puts in the prompt",
+        zh="在推理时由 `add_generation_prompt=True` 放进提示",
+    )
+    qwen, chat = page["qwen"], page["chat"]
+    prompt = qwen.apply_chat_template(chat[:1], add_generation_prompt=True, tokenize=False)
+    assert prompt.endswith("<|im_start|>assistant\n")
+    trained = page["qwen"].decode(
+        [i for i, m in zip(page["qwen_chat"]["input_ids"], page["qwen_chat"]["assistant_masks"]) if m]
+    )
+    assert trained.startswith("\n") and trained.endswith("<|im_end|>\n")
+
+
 def test_claim_a_template_without_generation_only_gives_an_all_zero_mask(page):
     tokenizer, chat = page["tokenizer"], page["chat"]
     plain = page["TEMPLATE"].replace("{% generation %}", "").replace("{% endgeneration %}", "")
@@ -195,6 +232,12 @@ def test_claim_packed_loss_equals_the_mean_over_separate_sequences_only_with_mas
 
 @torch.no_grad()
 def test_claim_use_cache_true_silently_disables_packed_attention(model):
+    assert_page_says(
+        "sft.md",
+        "packing",
+        en="when the model gets no `attention_mask` and no cache",
+        zh="模型既没有收到 `attention_mask`、也没有缓存时",
+    )
     docs = _documents((5, 3, 7), seed=3)
     p = pack([{"input_ids": d} for d in docs])
     kwargs = dict(input_ids=p["input_ids"], position_ids=p["position_ids"], labels=p["labels"])

@@ -138,7 +138,9 @@ def pack(examples: Sequence[Example], ignore_index: int = IGNORE_INDEX) -> dict[
     """Concatenate examples into one row, for packed (padding-free) training.
 
     The result has no padding at all. ``position_ids`` restart at 0 at the start of each
-    example, which tells the model where one sequence ends and the next begins; the first label
+    example, so each gets the positions it would have alone. With ``sdpa`` or ``eager``
+    attention, transformers also reads where one sequence ends from them, but only when the
+    model gets no ``attention_mask`` and no cache (``use_cache=False``); the first label
     of each example is ``ignore_index``, because after the shift the position before it (the
     last token of the previous example) would otherwise be scored on predicting it across the
     boundary. The output equals that of transformers' ``DataCollatorWithFlattening(
