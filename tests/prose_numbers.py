@@ -19,7 +19,7 @@ NOT_OUTPUTS = {
         r"\b\d+\.\d+\.\d+\b"
         r"|(?:transformers|torch|PyTorch|TRL|trl|Python|Material|MkDocs|NumPy|version|v)"
         r"\s*\d+(?:\.\d+)+(?:\s*(?:,|and|or|to|和|或|到|至|、)\s*\d+(?:\.\d+)+)*"
-        r"|(?:[Ss]ince|[Uu]ntil|[Bb]efore|[Aa]fter|[Ff]rom|自|从|到|至|于)\s*\d+\.\d+"
+        r"|(?:[Ss]ince|[Uu]ntil|[Bb]efore|[Aa]fter|[Ff]rom|自|从|到|至|于)\s*\d+\.\d{1,2}(?!\d|\.\d)"
         r"|\d+\.\d+\s*(?:起|版|之前|之后|以前|以后|开始)"
         r"|(?:removed|added|deprecated|introduced|changed|fixed|released) in \d+\.\d+"
         r"|\d+\.\d+\s*(?:中|里)?(?:移除|删除|加入|引入|弃用)"
@@ -28,7 +28,10 @@ NOT_OUTPUTS = {
         r"\b2, 4,? (?:and|or) 6\b|2、4(?:、| ?和 ?| ?或 ?)6\b|2 个、4 个(?:、|和|或) ?6 个"
     ),
     "a list item's number": r"^\s*\d+\.\s",
-    "a dimension": r"(?:\bdim(?:ension)?s?|\baxis|维度?|第)\s*=?\s*-?\d+(?:\s*维)?",
+    "a dimension": (  # one digit: 隐藏层维度 64 is a size
+        r"(?:\bdim(?:ension)?s?|\baxis|维度?)\s*=?\s*-?\d(?!\d|\.\d)(?:\s*维)?"
+        r"(?:\s*(?:,|and|or|和|或|、)\s*-?\d(?!\d|\.\d))*|第\s*-?\d+"
+    ),
     "a step of the page": r"\b[Ss]tep\s+\d+|第\s*\d+\s*步",
     "a model or format name": (
         r"(?:Llama|Qwen|Gemma|FlashAttention|GPT|Phi|DeepSeek|Mistral|BERT|T5)[\s-]*\d+(?:\.\d+)?"
