@@ -1,38 +1,191 @@
 """The memory chapter's claims (docs/*/memory.md), checked against torch 2.13, transformers 5.24
-and TRL 1.16. Each test is named after the claim it checks."""
+and TRL 1.16. Each test is named after the claim it checks; a test that backs a sentence of the
+page also checks that both pages still say it (``_pages_say``)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
+import io
 import re
 
 import pytest
 import torch
 import torch.nn.functional as F
+from torch._decomp import decompositions
+from torch.distributed._tools.mem_tracker import MemTracker
 from torch.nn import LinearCrossEntropyOptions
-from transformers import LlamaConfig, LlamaForCausalLM
+from torch.utils._python_dispatch import TorchDispatchMode
+from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainingArguments
 from transformers.loss.loss_utils import ForCausalLMLoss
+from transformers.modeling_layers import GradientCheckpointingLayer
 from trl.kernels import chunked_logprob
 from trl.trainer import sft_trainer
 from trl.trainer import utils as trl_utils
 
-from snippet_sections import OUTPUTS, SNIPPETS, read_sections
+import lmloss
+from snippet_sections import OUTPUTS, ROOT, SNIPPETS, read_sections
+
+PAGES = {lang: ROOT / "docs" / lang / "memory.md" for lang in ("en", "zh")}
 
 
-def test_claim_the_arithmetic_uses_the_bytes_per_logit_measured_on_the_page():
-    namespace: dict[str, object] = {}
-    arithmetic = next(s for s in read_sections(SNIPPETS / "memory.py") if s.name == "arithmetic")
-    exec(arithmetic.code, namespace)
-    measured = (OUTPUTS / "memory" / "measure.txt").read_text()
-    rows = re.findall(r"^(\w+)\s+(\d+|-)\s+(\d+)$", measured, re.MULTILINE)
-    assumed = namespace["STAGES"]
-    assert [s for s, _, _ in rows] == [s for s, _, _ in assumed]
-    for (stage, peak, alive), (_, assumed_peak, assumed_alive) in zip(rows, assumed):
-        assert int(alive) == assumed_alive, stage
-        # A peak shown as "-" (the lm_head's product, which depends on the CPU's bf16 matmul)
-        # is assumed to be the buffers the stage leaves alive.
-        assert (assumed_alive if peak == "-" else int(peak)) == assumed_peak, stage
+def _pages_say(en: str, zh: str) -> None:
+    """Both pages state the sentence a claim test backs (line breaks and spaces aside)."""
+    for lang, sentence in (("en", en), ("zh", zh)):
+        page = re.sub(r"\s+", "", PAGES[lang].read_text(encoding="utf-8"))
+        assert re.sub(r"\s+", "", sentence) in page, (lang, sentence)
+
+
+def _peak_bytes(run, *inputs: torch.Tensor) -> int:
+    """Peak of the tensor bytes torch's own MemTracker counts while ``run`` runs, above the
+    ``inputs`` (registered first, or a view of one would count as new): tensors, not the
+    allocator's view of them, so the figure is the same on every machine."""
+    tracker = MemTracker()
+    tracker.track_external(*inputs)
+    with tracker:
+        run()
+    peak = sum(snapshot["Total"] for snapshot in tracker.get_tracker_snapshot("peak").values())
+    return peak - sum(t.untyped_storage().nbytes() for t in inputs)
+
+
+def _tiny_llama(vocab_size=32, **config):
+    torch.manual_seed(0)
+    return LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=vocab_size,
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            **config,
+        )
+    )
+
+
+# --- what the loss keeps -------------------------------------------------------------------------
+
+
+def test_claim_the_backward_peak_is_14_bytes_per_logit_with_the_logits_kept_and_12_without():
+    n, h, v = 512, 8, 2000
+    hidden = torch.randn(1, n, h, dtype=torch.bfloat16, requires_grad=True)
+    weight = torch.randn(v, h, dtype=torch.bfloat16, requires_grad=True)
+    labels = torch.randint(0, v, (1, n))
+
+    def kept():  # a training loop that holds the model's outputs through backward
+        logits = F.linear(hidden, weight)
+        ForCausalLMLoss(logits, labels, v).backward()
+
+    def freed():  # the logits die with the loss call, as in the Trainer
+        ForCausalLMLoss(F.linear(hidden, weight), labels, v).backward()
+
+    peaks = [_peak_bytes(run, hidden, weight, labels) / (n * v) for run in (kept, freed)]
+    assert [round(peak) for peak in peaks] == [14, 12]
+    _pages_say(
+        "the backward peak is 12 bytes per logit; a caller that keeps `outputs.logits` alive "
+        "through backward adds their 2 bytes, 14 in all",
+        "反向传播的峰值是每个 logit 12 字节；调用方如果在反向传播时还拿着 `outputs.logits`，"
+        "再加上它们的 2 字节，共 14 字节",
+    )
+
+
+def test_claim_the_Trainer_keeps_only_the_loss_through_backward():
+    """compute_loss returns the outputs only when asked; training_step does not ask."""
+    compute = inspect.getsource(Trainer.compute_loss)
+    assert "return (loss, outputs) if return_outputs else loss" in compute
+    step = inspect.getsource(Trainer.training_step)
+    assert "loss = self.compute_loss(model, inputs, num_items_in_batch=num_items_in_batch)" in step
+    assert "return_outputs" not in step
+    _pages_say(
+        "the Trainer's `compute_loss` returns only the loss to `training_step`",
+        "Trainer 的 `compute_loss` 只把损失交给 `training_step`",
+    )
+
+
+def test_claim_the_arithmetic_of_the_Trainer_case_is_the_recorded_H200_figure():
+    """The page scales its measured bytes per logit to N = 32768, V = 128256; the Trainer-like
+    case must be what the H200 recorded for the full logits at that size."""
+    arithmetic = (OUTPUTS / "memory" / "arithmetic.txt").read_text(encoding="utf-8")
+    computed = re.search(r"^backward, logits freed\s+12 B\s+([\d.]+)$", arithmetic, re.M)[1]
+    recorded = (SNIPPETS / "recorded" / "gpu_loss_memory.txt").read_text(encoding="utf-8")
+    row = re.search(r"^\s+32,768\s+([\d.]+)\s+([\d.]+)", recorded, re.M)
+    assert computed == row[1] == row[2] == f"{32768 * 128256 * 12 / 2**30:.2f}"
+
+
+def test_claim_the_pages_counter_agrees_with_torchs_MemTracker():
+    """The snippet's LiveBytes and torch's MemTracker count the same peak."""
+    namespace: dict[str, object] = {"__name__": "__snippet__"}
+    measure = next(s for s in read_sections(SNIPPETS / "memory.py") if s.name == "measure")
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(measure.code, namespace)
+    logits = torch.randn(1, 300, 1000).bfloat16().requires_grad_()
+    labels = torch.randint(0, 1000, (1, 300))
+
+    def run():
+        ForCausalLMLoss(logits, labels, 1000).backward()
+
+    with namespace["LiveBytes"]() as counter:
+        run()
+    logits.grad = None
+    assert counter.peak == _peak_bytes(run, logits, labels) > 0
+
+
+# --- the upcast ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_claim_log_softmax_with_dtype_float32_copies_half_precision_logits_first_on_cpu(dtype):
+    """ATen's log_softmax(x, dim, dtype) skips the copy only for fp16 on CUDA/XPU
+    (``half_to_float``); everywhere else it converts first, so the peak is that of .float()."""
+    logits = torch.randn(256, 1000).to(dtype)
+    inside = _peak_bytes(lambda: F.log_softmax(logits, -1, dtype=torch.float32), logits)
+    explicit = _peak_bytes(lambda: F.log_softmax(logits.float(), -1), logits)
+    assert inside == explicit == 2 * logits.numel() * 4  # the copy and the output
+
+    class Ops(TorchDispatchMode):
+        seen: list = []
+
+        def __torch_dispatch__(self, op, types, args=(), kwargs=None):
+            self.seen.append((op, args[1:]))
+            return op(*args, **(kwargs or {}))
+
+    with Ops() as ops:
+        F.log_softmax(logits, -1, dtype=torch.float32)
+    assert [op for op, _ in ops.seen] == [
+        torch.ops.aten._to_copy.default,
+        torch.ops.aten._log_softmax.default,
+    ]
+    assert ops.seen[1][1] == (-1, False)  # half_to_float=False: the input is already float32
+
+
+def test_claim_torchs_decomposition_takes_half_to_float_for_fp16_only():
+    decompositions._log_softmax(torch.zeros(2, 3, dtype=torch.half), -1, True)
+    with pytest.raises(AssertionError, match="expected torch.half"):
+        decompositions._log_softmax(torch.zeros(2, 3, dtype=torch.bfloat16), -1, True)
+
+
+def test_claim_causal_lm_loss_makes_the_same_float32_copy_as_ForCausalLMLoss_for_bf16():
+    logits = torch.randn(1, 256, 1000).bfloat16()
+    labels = torch.randint(0, 1000, (1, 256))
+    ours = _peak_bytes(lambda: lmloss.causal_lm_loss(logits, labels), logits, labels)
+    theirs = _peak_bytes(lambda: ForCausalLMLoss(logits, labels, 1000), logits, labels)
+    assert abs(ours - theirs) < logits.numel()  # equal but for the labels' few bytes
+    assert ours >= 2 * logits.numel() * 4
+    docstring = inspect.getdoc(lmloss.causal_lm_loss)
+    assert "one copy of the logits less" not in docstring
+    assert "the same float32 copy" in " ".join(docstring.split())
+    _pages_say(
+        "For bf16 logits, `F.log_softmax(..., dtype=torch.float32)` makes the same float32 copy "
+        "first",
+        "对 bf16 的 logits，`F.log_softmax(..., dtype=torch.float32)` 同样先做一份 float32 副本",
+    )
+
+
+def test_claim_nll_loss_in_bf16_rounds_its_sum():
+    same = torch.full((65536, 1), -12.4375, dtype=torch.bfloat16)
+    mean = F.nll_loss(same, torch.zeros(65536, dtype=torch.long))
+    assert mean.dtype == torch.bfloat16 and mean.item() == 12.0625
 
 
 def test_claim_ForCausalLMLoss_first_upcasts_the_logits_to_a_float32_copy():
@@ -148,3 +301,93 @@ def test_claim_generate_passes_logits_to_keep_1_when_the_model_accepts_it():
         )
     )
     assert model._supports_logits_to_keep()
+
+
+# --- what to do ----------------------------------------------------------------------------------
+
+
+def test_claim_a_boolean_logits_to_keep_with_shift_labels_gives_the_same_loss_and_gradients():
+    model = _tiny_llama()
+    ids = torch.randint(0, 32, (2, 9))
+    labels = ids.clone()
+    labels[0, :5] = labels[1, :3] = -100
+    shifted = lmloss.shift_labels(labels)
+    counted = shifted != -100
+    full = model(ids, labels=labels)
+    full_grads = torch.autograd.grad(full.loss, model.lm_head.weight)
+    only = model(ids, labels=labels, shift_labels=shifted[counted], logits_to_keep=counted)
+    only_grads = torch.autograd.grad(only.loss, model.lm_head.weight)
+    assert only.logits.shape == (int(counted.sum()), 32)
+    torch.testing.assert_close(only.loss, full.loss)
+    torch.testing.assert_close(only_grads, full_grads)
+    source = inspect.getsource(LlamaForCausalLM.forward)
+    assert (
+        "self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)"
+        in source
+    )
+    _pages_say(
+        "`logits_to_keep` also takes a boolean mask of shape `(B, T)`",
+        "`logits_to_keep` 也接受形状为 `(B, T)` 的布尔掩码",
+    )
+
+
+def test_claim_use_liger_kernel_makes_the_Trainer_apply_liger_kernel_to_the_model():
+    from transformers.integrations import liger
+
+    assert TrainingArguments.__dataclass_fields__["use_liger_kernel"].default is False
+    source = inspect.getsource(Trainer.__init__)
+    assert "apply_liger_kernel(self.model, self.args.liger_kernel_config)" in source
+    with pytest.raises(ImportError, match="liger-kernel"):  # not installed here
+        liger.apply_liger_kernel(_tiny_llama(), None)
+    _pages_say(
+        "`TrainingArguments(use_liger_kernel=True)` makes the Trainer patch the model with "
+        "Liger-Kernel",
+        "`TrainingArguments(use_liger_kernel=True)` 让 Trainer 用 Liger-Kernel 改写模型",
+    )
+
+
+def test_claim_trl_sft_trainer_builds_the_full_logits_only_for_a_custom_loss_or_label_smoothing():
+    source = inspect.getsource(sft_trainer.SFTTrainer.compute_loss)
+    # Two training branches build the full logits; the third call is under no_grad, for
+    # return_outputs (evaluation's metrics).
+    assert source.count("model(**logits_inputs)") == 3
+    assert "with torch.no_grad():\n                outputs = model(**logits_inputs)" in source
+    assert "if self.compute_loss_func is not None:" in source
+    assert 'elif self.label_smoother is not None and self.args.loss_type == "nll":' in source
+    init = inspect.getsource(sft_trainer.SFTTrainer.__init__)
+    assert '"fused_linear_cross_entropy": False' in init  # Liger's own head is turned off
+    _pages_say(
+        "TRL 1.16's `SFTTrainer` computes the loss through its fused head by default",
+        "TRL 1.16 的 `SFTTrainer` 默认就用融合的 `lm_head` 计算损失",
+    )
+
+
+def test_claim_gradient_checkpointing_leaves_the_lm_head_and_the_loss_outside():
+    model = _tiny_llama(vocab_size=4000)
+    model.activation_checkpointing_enable()  # formerly gradient_checkpointing_enable
+    model.train()
+    assert all(isinstance(layer, GradientCheckpointingLayer) for layer in model.model.layers)
+    assert not isinstance(model.lm_head, GradientCheckpointingLayer)
+    ids = torch.randint(0, 4000, (1, 256))
+    weights = list(model.parameters())
+
+    def step():
+        model(ids, labels=ids).loss.backward()
+
+    peak = _peak_bytes(step, ids, *weights, *(p.grad for p in weights if p.grad is not None))
+    assert peak >= 12 * 256 * 4000  # the float32 log-softmax and its two gradients
+    _pages_say(
+        "Activation checkpointing does not lower this peak",
+        "激活检查点（activation checkpointing）降不下这个峰值",
+    )
+
+
+def test_claim_linear_causal_lm_loss_keeps_no_weight_gradient_for_a_frozen_head():
+    hidden = torch.randn(1, 64, 8, requires_grad=True)
+    weight = torch.randn(50, 8)  # requires_grad=False, as a frozen lm_head
+    labels = torch.randint(0, 50, (1, 64))
+    lmloss.linear_causal_lm_loss(hidden, weight, labels).backward()
+    assert weight.grad is None
+    expected = hidden.detach().requires_grad_()
+    ForCausalLMLoss(expected @ weight.T, labels, 50).backward()
+    torch.testing.assert_close(hidden.grad, expected.grad)

@@ -110,8 +110,9 @@ def causal_lm_loss(
     - returns ``0.0`` (float32, with an all-zero gradient) when no position is counted,
       where transformers' mean gives ``nan``: a batch with no target adds nothing;
     - accepts labels of any integer dtype, and a non-contiguous ``shift_labels``;
-    - upcasts half-precision logits inside ``log_softmax`` instead of making a float32 copy of
-      them first (same values, one copy of the logits less);
+    - upcasts half-precision logits with ``F.log_softmax(..., dtype=torch.float32)`` rather
+      than ``.float()``: the same values and, for bf16 logits, the same float32 copy (torch
+      converts first; only fp16 logits on CUDA or XPU are upcast inside the kernel);
     - raises ``TypeError``/``ValueError`` naming the argument before torch fails.
 
     Args:
@@ -158,7 +159,7 @@ def causal_lm_loss(
     flat = logits.reshape(-1, vocab)
     if flat.dtype == torch.float32:
         total = F.cross_entropy(flat, targets, ignore_index=ignore_index, reduction="sum")
-    else:  # log_softmax upcasts bf16/fp16 inside the kernel: no float32 copy of the logits
+    else:  # float32 log-probabilities; torch copies to float32 first unless fp16 on CUDA/XPU
         log_probs = F.log_softmax(flat, dim=-1, dtype=torch.float32)
         total = F.nll_loss(log_probs, targets, ignore_index=ignore_index, reduction="sum")
     return _averaged(total, targets, ignore_index, num_items_in_batch)
