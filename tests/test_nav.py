@@ -2,10 +2,14 @@
 
 MkDocs only logs INFO for a page left out of ``nav`` (the strict build passes), and the i18n
 plugin shows an untranslated title in Chinese on the English site without a word: a new page
-must fail here instead.
+must fail here instead. Each nav title is its page's H1, in both languages.
 """
 
 from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
 
 import yaml
 
@@ -97,3 +101,46 @@ def test_the_check_rejects_a_title_with_no_translation():
     config = _config()
     config["nav"].append({"新页面": NEW_PAGE})
     assert untranslated_titles(config) == ["新页面"]
+
+
+# The home page's nav title is the site's "Home"; its H1 names the site.
+_NOT_ITS_H1 = {"index.md"}
+
+
+def page_h1(path: Path) -> str:
+    """The text of a page's H1 (a notebook's, in its first Markdown cell), anchor left out."""
+    if path.suffix == ".ipynb":
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        text = next("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    else:
+        text = path.read_text(encoding="utf-8")
+    heading = re.search(r"^# +(.*?)(?: *\{ *#[\w-]+ *\})? *$", text, re.M)
+    return heading[1] if heading else ""
+
+
+def titles_not_h1(config: dict) -> list[str]:
+    """Each nav title (zh) and its English translation that is not its page's H1."""
+    english = english_titles(config)
+    wrong = []
+    for title, page in nav_entries(config["nav"]):
+        if not page or page in _NOT_ITS_H1:
+            continue
+        for lang, expected in (("zh", title), ("en", english.get(title, ""))):
+            h1 = page_h1(DOCS / lang / page)
+            if h1 != expected:
+                wrong.append(f"{lang}/{page}: nav {expected!r}, H1 {h1!r}")
+    return wrong
+
+
+def test_every_nav_title_is_its_pages_h1_in_both_languages():
+    wrong = titles_not_h1(_config())
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_check_rejects_a_nav_title_that_is_not_the_h1():
+    config = _config()
+    english = english_titles(config)
+    english["损失逐行解析"] = "The loss, word by word"
+    assert titles_not_h1(config) == [
+        "en/loss.md: nav 'The loss, word by word', H1 'The loss, line by line'"
+    ]
