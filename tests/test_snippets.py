@@ -6,6 +6,7 @@ the code is the same, and where the Chinese version prints something else, that 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import pytest
@@ -113,3 +114,37 @@ def test_code_lines_fit_the_column(snippet, lang):
         if columns(line) > MAX_COLUMNS
     ]
     assert not wide, f"lines over {MAX_COLUMNS} columns:\n" + "\n".join(wide)
+
+
+# Entries whose Chinese is deliberately not Chinese text, each with its reason.
+NOT_CHINESE = {
+    "F.pad(labels, (0, 1), value=-100)[..., 1:]": "a comment that is code, the same in both",
+    "ignore_index=-100": "a comment that is code, the same in both",
+    'lang="en"': 'the Chinese page calls explain_pad with lang="zh"',
+}
+_CHINESE = re.compile(r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]")  # CJK, full-width punctuation
+
+
+def not_chinese(table: dict[str, str]) -> list[str]:
+    """Entries of a [comments] or [strings] table whose Chinese side has no Chinese in it."""
+    return [
+        f"{english!r} = {chinese!r}"
+        for english, chinese in table.items()
+        if not _CHINESE.search(chinese) and english not in NOT_CHINESE
+    ]
+
+
+@pytest.mark.parametrize("snippet", SNIPPET_FILES, ids=lambda p: p.name)
+def test_every_translation_is_chinese(snippet):
+    table = translation(snippet.stem, "zh")
+    found = not_chinese(table.comments) + not_chinese(table.strings)
+    assert not found, (
+        f"{translation_path(snippet.stem, 'zh')}: translate, or list in NOT_CHINESE: {found}"
+    )
+
+
+def test_the_translation_check_rejects_english_mapped_to_english():
+    assert not_chinese({"the vocabulary size": "the vocabulary size"}) == [
+        "'the vocabulary size' = 'the vocabulary size'"
+    ]
+    assert not_chinese({"mean: ": "平均值: ", "}: {modes}": "}：{modes}"}) == []
