@@ -26,7 +26,7 @@ nll = [
     for t, y in enumerate(shifted[0].tolist())
     if y != IGNORE_INDEX
 ]
-print("per position:", [round(x, 4) for x in nll])
+print(f"per position: {[round(x, 4) for x in nll]}")
 print(f"counted: {len(nll)}, positions: {shifted.shape[-1]}")
 print(f"mean by hand   : {sum(nll) / len(nll):.4f}")
 library = F.cross_entropy(logits.view(-1, V), shifted.view(-1))
@@ -51,8 +51,9 @@ import math
 # bfloat16 keeps 8 significant bits: near 10, the steps are 1/16 wide.
 ten = torch.tensor(10.0, dtype=torch.bfloat16)
 eps = torch.finfo(torch.bfloat16).eps  # the step after 1.0: 2 ** -7
-print("significant bits:", 1 - int(math.log2(eps)))
-print("next bf16 number after 10:", torch.nextafter(ten, ten + 1).item())
+print(f"significant bits: {1 - int(math.log2(eps))}")
+after_ten = torch.nextafter(ten, ten + 1).item()
+print(f"next bf16 number after 10: {after_ten}")
 print(ten + 0.03)
 
 torch.manual_seed(0)
@@ -68,7 +69,7 @@ def losses(logits):
 exact = losses(bf16_logits.double())
 in_bf16 = losses(bf16_logits)
 upcast = losses(bf16_logits.float())  # what ForCausalLMLoss does
-print("dtype of the loss on bf16 logits:", in_bf16.dtype)
+print(f"dtype of the loss on bf16 logits: {in_bf16.dtype}")
 error_bf16 = (in_bf16.double() - exact).abs().max()
 error_fp32 = (upcast.double() - exact).abs().max()
 print(f"largest error, computed in bf16 : {error_bf16:.6f}")
@@ -91,8 +92,8 @@ print(sliced)
 
 # --8<-- [start:contiguous]
 one_row = F.pad(labels, (0, 1), value=IGNORE_INDEX)[..., 1:]
-print("batch of 1:", one_row.is_contiguous(), one_row.stride())
-print("batch of 2:", sliced.is_contiguous(), sliced.stride())
+print(f"batch of 1: {one_row.is_contiguous()} {one_row.stride()}")
+print(f"batch of 2: {sliced.is_contiguous()} {sliced.stride()}")
 try:
     sliced.view(-1)
 except RuntimeError as error:
@@ -107,7 +108,7 @@ flat_logits = batch_logits.view(-1, V)  # (B·T, V)
 flat_labels = sliced.contiguous().view(-1)  # (B·T,)
 print(flat_logits.shape, flat_labels.shape)
 same = flat_logits.data_ptr() == batch_logits.data_ptr()
-print("same memory as the logits:", same)
+print(f"same memory as the logits: {same}")
 # --8<-- [end:flatten]
 
 # --8<-- [start:reduction]
@@ -116,8 +117,9 @@ from transformers.loss.loss_utils import ForCausalLMLoss
 mean = F.cross_entropy(flat_logits, flat_labels)
 total = F.cross_entropy(flat_logits, flat_labels, reduction="sum")
 n = (flat_labels != IGNORE_INDEX).sum()
-print("targets per row:", (batch[..., 1:] != IGNORE_INDEX).sum(1).tolist())
-print(f"counted: {n.item()}, mean: {mean.item():.6f}, "
+per_row = (batch[..., 1:] != IGNORE_INDEX).sum(1).tolist()
+print(f"targets per row: {per_row}")
+print(f"counted: {n.item()}, mean: {mean.item():.6f}; "
       f"sum / counted: {(total / n).item():.6f}")
 
 # Gradient accumulation: one row per micro-batch (5 and 3 targets).
@@ -133,7 +135,7 @@ print(f"sum of rows / num_items_in_batch: {summed.item():.6f}")
 
 # --8<-- [start:ignore_index]
 default = inspect.signature(F.cross_entropy).parameters["ignore_index"]
-print("F.cross_entropy's default:", default.default)
+print(f"F.cross_entropy's default: {default.default}")
 kept = flat_labels != IGNORE_INDEX  # leave the ignored positions out
 print(f"{F.cross_entropy(flat_logits[kept], flat_labels[kept]).item():.6f}")
 # --8<-- [end:ignore_index]
@@ -154,9 +156,10 @@ new = ForCausalLMLoss(batch_logits, batch, vocab_size=V)
 print(f"5.24: {new.item():.6f}")
 sliced_logits = batch_logits[..., :-1, :].contiguous()
 copied = sliced_logits.data_ptr() != batch_logits.data_ptr()
-print("4.48 copies the logits:", copied, f"{sliced_logits.nbytes:,} bytes")
+print(f"4.48 copies the logits: {copied} {sliced_logits.nbytes:,} bytes")
 viewed = batch_logits.float().view(-1, V).data_ptr()
-print("5.24 views them:", viewed == batch_logits.data_ptr())
+views = viewed == batch_logits.data_ptr()
+print(f"5.24 views float32 logits: {views}")
 
 B, T, V_LLAMA3 = 8, 4096, 128_256
 print(f"B = {B}, T = {T}, V = {V_LLAMA3:,}")
@@ -186,8 +189,8 @@ print(f"right: {loss(batch).item():.4f}")
 # shifted in the data pipeline, then shifted again by the loss
 shifted_twice = shift_labels(batch)
 print(f"wrong: {loss(shifted_twice).item():.4f}")
-print("targets:", count_loss_tokens(shifted_twice),
-      "instead of", count_loss_tokens(batch))
+print(f"targets: {count_loss_tokens(shifted_twice)} "
+      f"instead of {count_loss_tokens(batch)}")
 # Fix: pass labels shifted in advance as shift_labels; they stay as is.
 print(f"fixed: {loss(None, shift_labels=shifted_twice).item():.4f}")
 # --8<-- [end:double_shift]
@@ -286,14 +289,14 @@ print(f"labels + shift_labels: {both.loss.item():.8f}")
 ex_labels = torch.tensor([[-100, -100, 7, 8, 9, -100]])
 ex_shifted = F.pad(ex_labels, (0, 1), value=-100)[..., 1:]
 print("1.", ex_shifted.tolist())
-print("   counted:", (ex_shifted != -100).sum().item(),
-      "| label 7 at t =", ex_shifted[0].tolist().index(7))
+print(f"   counted: {(ex_shifted != -100).sum().item()} "
+      f"| label 7 at t = {ex_shifted[0].tolist().index(7)}")
 # 2. Two micro-batches: 6 targets at 2.0 each, 2 targets at 6.0 each.
 per_token = [torch.full((6,), 2.0), torch.full((2,), 6.0)]
 total = sum(x.sum() for x in per_token)
 count = sum(len(x) for x in per_token)
 mean_of_means = sum(x.mean() for x in per_token) / 2
-print("2. losses:", [x.tolist() for x in per_token])
+print(f"2. losses: {[x.tolist() for x in per_token]}")
 print(f"   sum {total:.1f} / {count} targets = {total / count:.1f}")
 print(f"   mean of means: {mean_of_means:.1f}")
 # 3. V = 151,936, B = 4, T = 2048, bf16 logits.
@@ -303,6 +306,6 @@ print(f"   bf16: {B * T * V_BIG * 2 / 1e9:.2f} GB, "
       f"float32 copy: {B * T * V_BIG * 4 / 1e9:.2f} GB")
 # 4. Two pretraining rows of 6 tokens, no -100 anywhere.
 rows = torch.ones(2, 6, dtype=torch.long)
-print("4. 4.46.2 to 5.9.0:", (rows != -100).sum().item(),
-      "| 5.10.1 on:", (rows[..., 1:] != -100).sum().item())
+print(f"4. 4.46.2 to 5.9.0: {(rows != -100).sum().item()} "
+      f"| 5.10.1 on: {(rows[..., 1:] != -100).sum().item()}")
 # --8<-- [end:exercises]

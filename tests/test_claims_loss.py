@@ -127,6 +127,47 @@ def test_claim_int32_labels_raise_expected_long_or_byte():
         ForCausalLMLoss(logits, labels.int(), vocab_size=11)
 
 
+def test_claim_cross_entropy_takes_long_or_byte_labels_and_uint8_cannot_hold_minus_100():
+    assert_page_says(
+        "loss.md",
+        "int32-labels",
+        en="`F.cross_entropy` takes int64 (Long) or uint8 (Byte) labels",
+        zh="`F.cross_entropy` 接受 int64（Long）或 uint8（Byte）标签",
+    )
+    logits, labels = _batch()
+    flat = labels.clamp(min=0).view(-1)
+    by_byte = F.cross_entropy(logits.view(-1, 11), flat.to(torch.uint8))
+    torch.testing.assert_close(by_byte, F.cross_entropy(logits.view(-1, 11), flat))
+    assert torch.tensor([IGNORE]).to(torch.uint8).item() != IGNORE  # -100 wraps around
+
+
+def test_claim_the_labels_have_V_times_fewer_elements_than_the_logits():
+    assert_page_says(
+        "loss.md",
+        "contiguous",
+        en="The labels have `V` times fewer elements than the logits",
+        zh="标签的元素个数只有 logits 的 1/V",
+    )
+    logits, labels = _batch()
+    assert labels.numel() * logits.shape[-1] == logits.numel()
+
+
+def test_claim_apart_from_the_upcast_the_5_24_path_only_views_the_logits():
+    """For bf16 logits .float() is a copy; flattening that copy is a view of it."""
+    assert_page_says(
+        "loss.md",
+        "history",
+        en="the new path, apart from the upcast, only views them",
+        zh="新做法除了上转之外只是创建视图",
+    )
+    logits, _ = _batch()
+    bf16 = logits.bfloat16()
+    upcast = bf16.float()
+    assert upcast.data_ptr() != bf16.data_ptr()
+    assert upcast.view(-1, 11).data_ptr() == upcast.data_ptr()
+    assert logits.float().view(-1, 11).data_ptr() == logits.data_ptr()  # float32: no copy at all
+
+
 def test_claim_a_label_equal_to_the_vocabulary_size_raises_IndexError_on_cpu():
     logits, labels = _batch()
     labels[0, 3] = 11

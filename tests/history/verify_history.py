@@ -41,8 +41,8 @@ RELEASES = (
 )
 
 HEADER = (
-    "release  slices  pads    shift_   = seed's  num_items_in_batch",
-    "         logits  labels  labels=  code      counts -100 over",
+    "release  slices  pads    shift_   = old     num_items_in_batch",
+    "         logits  labels  labels=  excerpt   counts -100 over",
 )
 
 
@@ -80,7 +80,7 @@ def _function(source: str, name: str) -> tuple[ast.FunctionDef, str]:
 
 
 def loss_columns(loss_utils: str) -> list[str]:
-    """Slices the logits / pads the labels / has shift_labels= / is the seed's code."""
+    """Slices the logits / pads the labels / has shift_labels= / is the old excerpt (``SEED``)."""
     node, source = _function(loss_utils, "ForCausalLMLoss")
     code = ast.unparse(node)  # without comments, so that a comment cannot match
     params = [a.arg for a in node.args.args + node.args.kwonlyargs]
