@@ -231,8 +231,8 @@ print("4.", per_rank, f"[{2 * per_rank}, {3 * per_rank})",
 # --8<-- [start:trainer]
 import tempfile
 
-from transformers import (LlamaConfig, LlamaForCausalLM, Trainer,
-                          TrainingArguments)
+from transformers import (LlamaConfig, LlamaForCausalLM, PrinterCallback,
+                          Trainer, TrainingArguments)
 
 
 def rows():  # four rows of 8 tokens; the prompt (-100) lengths differ
@@ -256,6 +256,7 @@ def train(rank, world_size, average_tokens):
         average_tokens_across_devices=average_tokens)
     trainer = Trainer(model=LlamaForCausalLM(config), args=args,
                       train_dataset=list(rows()))
+    trainer.remove_callback(PrinterCallback)  # we print the log ourselves
     trainer.train()
     return trainer.state.log_history[0]
 

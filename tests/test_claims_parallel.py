@@ -130,7 +130,8 @@ def test_claim_Trainer_sums_num_items_over_ranks_and_multiplies_the_loss_by_proc
     assert 'batch["labels"][..., 1:]' in count  # counted after the shift
     assert "self.accelerator.gather(num_items_in_batch.to(device)).sum()" in count
     scale = inspect.getsource(Trainer.compute_loss)
-    assert "loss_scale = self.accelerator.num_processes" in scale and "loss *= loss_scale" in scale
+    assert "loss_scale = self.accelerator.num_processes // self.get_tp_size()" in scale
+    assert "loss *= loss_scale" in scale
     assert TrainingArguments(output_dir="unused").average_tokens_across_devices is True
 
 
@@ -152,3 +153,96 @@ def test_claim_Trainer_on_two_gloo_processes_reproduces_one_process_only_with_th
     (_, _, *one), (_, _, *on), (_, _, *off) = runs
     assert on == one
     assert off[0] != one[0] and off[1] != one[1]
+
+
+PAGES = {lang: OUTPUTS.parents[1] / "docs" / lang / "parallel.md" for lang in ("en", "zh")}
+
+
+def _pages_say(en: str, zh: str) -> None:
+    """Both pages state the sentence a claim test backs (line breaks and spaces aside)."""
+    for lang, sentence in (("en", en), ("zh", zh)):
+        page = re.sub(r"\s+", "", PAGES[lang].read_text(encoding="utf-8"))
+        assert re.sub(r"\s+", "", sentence) in page, (lang, sentence)
+
+
+def test_claim_without_the_rank_check_most_bad_ranks_get_a_wrong_shard_silently():
+    """shard_sequence's own narrow calls, without its range check: only a contiguous rank
+    >= world_size reaches an error; a negative rank, or any bad rank under load balancing,
+    quietly reads another part of the sequence."""
+    ids, world, size = torch.arange(10, 18), 2, 4
+    assert ids.narrow(0, -1 * size, size).tolist() == [14, 15, 16, 17]  # rank -1: rank 1's
+    with pytest.raises(RuntimeError, match="exceeds dimension size"):
+        ids.narrow(0, world * size, size)  # rank 2, contiguous
+    half, rank = size // 2, world  # load balanced: chunk rank and chunk 2 * world - 1 - rank
+    tail = 2 * world - 1 - rank
+    wrong = torch.cat([ids.narrow(0, rank * half, half), ids.narrow(0, tail * half, half)])
+    assert wrong.tolist() == [14, 15, 12, 13]
+    _pages_say(
+        en="a rank outside the world raises the `RuntimeError` of `narrow` only with contiguous "
+        "shards and a rank at least `world_size`; a negative rank, or any bad rank with "
+        "load balancing, quietly gets another part of the sequence",
+        zh="rank 越界时，只有连续切分且 rank 不小于 `world_size` 才会得到 `narrow` 的 "
+        "`RuntimeError`；负数 rank，或负载均衡切分下的任何越界 rank，都会悄悄拿到序列的另一段",
+    )
+
+
+def _fp16_ddp_grad(rank, world_size):
+    layer = torch.nn.Linear(1, 1, bias=False, dtype=torch.float16)
+    torch.nn.init.ones_(layer.weight)
+    ddp = DistributedDataParallel(layer)  # kept alive: its reducer syncs in backward
+    (ddp(torch.ones(1, 1, dtype=torch.float16)).sum() * 49984).backward()
+    return layer.weight.grad.item()
+
+
+def test_claim_ddp_divides_each_gradient_by_the_ranks_before_summing():
+    """Summed first, 2 x 49984 would overflow float16 (largest finite value 65504) to inf."""
+    assert 2 * 49984 > torch.finfo(torch.float16).max
+    assert run_on_ranks(_fp16_ddp_grad, 2, timeout=TIMEOUT) == [49984.0, 49984.0]
+    _pages_say(
+        en="dividing each rank's gradient by the number of processes and then summing them",
+        zh="先把每个 rank 的梯度除以进程数，再在各 rank 间求和",
+    )
+
+
+@pytest.mark.parametrize("world_size", [2, 3, 4])
+def test_claim_a_shift_inside_load_balanced_shards_gives_world_size_minus_1_wrong_targets(
+    world_size,
+):
+    """Every rank but the last joins two chunks that are not neighbours; the last rank's
+    chunks, world_size - 1 and world_size, are."""
+    length = 4 * world_size
+    ids = torch.arange(length)
+    wrong = []
+    for rank in range(world_size):
+        shard = shard_sequence(ids, world_size, rank, load_balanced=True)
+        inside = F.pad(shard, (0, 1), value=-100)[1:]  # the shift done after sharding
+        true_next = torch.where(shard + 1 < length, shard + 1, -100)
+        wrong.append(int(((inside != -100) & (inside != true_next)).sum()))
+    assert wrong == [1] * (world_size - 1) + [0]
+    _pages_say(
+        en="For every rank but the last, its two chunks are not neighbours in the sequence, "
+        "and where they meet the shift pairs a token with a **wrong** target",
+        zh="除最后一个 rank 外，每个 rank 的两块在原序列中并不相邻，移位会在两块衔接处给词元配上**错误**的目标",
+    )
+
+
+def _loss_parallel_backward_outside(rank, world_size):
+    mesh = init_device_mesh("cpu", (world_size,))
+    logits = distribute_tensor(torch.randn(4, 8), mesh, [Shard(1)]).requires_grad_()
+    with loss_parallel():
+        loss = F.cross_entropy(logits, torch.tensor([1, 7, -100, 3]))
+    try:
+        loss.backward()
+    except RuntimeError as error:
+        return str(error)
+    return None
+
+
+def test_claim_loss_parallel_needs_backward_inside_the_context_too():
+    for message in run_on_ranks(_loss_parallel_backward_outside, 2, timeout=TIMEOUT):
+        assert message is not None and "mixed torch.Tensor and DTensor" in message
+    _pages_say(
+        en="call `backward()` inside `loss_parallel()` too: outside it, backward raises a "
+        "`RuntimeError`",
+        zh="`backward()` 也要在 `loss_parallel()` 的作用范围内调用，放在外面会抛出 `RuntimeError`",
+    )

@@ -115,7 +115,9 @@ def global_num_items(
     This is the denominator of the data-parallel loss: each rank sums the loss of its own
     targets and divides by this count, so that the ranks together give the mean over every
     target, however unevenly the targets are spread. Transformers' ``Trainer`` computes the
-    same number (``num_items_in_batch`` with ``average_tokens_across_devices=True``).
+    same number for one micro-batch per step and data parallelism alone
+    (``num_items_in_batch`` with ``average_tokens_across_devices=True``); under gradient
+    accumulation it counts all the micro-batches of the step, so pass their labels together.
 
     Args:
         labels: This rank's integer labels ``(..., T)``, before the shift.

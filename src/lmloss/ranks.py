@@ -1,7 +1,7 @@
 """Run a function on several ranks of a real ``torch.distributed`` group, on this machine's CPU.
 
 The multi-process examples and tests of the site use :func:`run_on_ranks`: it forks one process
-per rank, joins them in a gloo process group (what NCCL is to GPUs, gloo is to CPUs) and
+per rank, joins them in a gloo process group (gloo is torch's backend for CPU tensors) and
 returns what each rank returned. Training scripts are started with ``torchrun`` instead; the
 code each rank runs is the same.
 """
@@ -31,7 +31,7 @@ def run_on_ranks(
 ) -> list[Any]:
     """Call ``fn(rank, world_size, *args)`` on ``world_size`` ranks; return their results.
 
-    Each rank is a forked process with one CPU thread, joined in a gloo process group through
+    Each rank is a forked process with one intra-op thread, joined in a gloo process group through
     a file in a fresh temporary folder (no port to collide with), with the environment
     ``torchrun`` sets (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``LOCAL_WORLD_SIZE``,
     ``OMP_NUM_THREADS=1``). Forking
