@@ -17,6 +17,15 @@ for pad in PADS:
     print()
 # --8<-- [end:rule]
 
+# --8<-- [start:middle_dim]
+logits = torch.zeros(2, 3, 5)  # (B, T, V): the sequence is dim -2
+# (0, 0) leaves dim -1 as it is; (1, 1) pads dim -2
+print(tuple(F.pad(logits, (0, 0, 1, 1)).shape))
+labels = torch.tensor([[1, 2, 3], [4, 5, 6]])  # (B, T)
+# dim -2 again: one row of -100 below the batch
+print(F.pad(labels, (0, 0, 0, 1), value=-100))
+# --8<-- [end:middle_dim]
+
 # --8<-- [start:formula]
 shape, pad = (2, 3, 4, 5), (1, 2, 3, 4)
 k = len(pad) // 2  # pairs = padded dimensions

@@ -89,14 +89,17 @@ def test_claim_a_value_an_integer_dtype_cannot_hold_is_an_error(value):
     ("shape", "overlap"), [((1, 4), True), ((1, 1, 4), True), ((2, 4), False), ((1, 2, 4), False)]
 )
 def test_claim_circular_checks_the_overlap_only_when_the_dims_in_front_are_all_1(shape, overlap):
-    """Edge cases, items 6 and 7: wrapping 3 of the 1 kept element fails only on one row."""
+    """Edge cases, items 6 and 7: wrapping 3 of the 1 kept element fails only on one row; on
+    more rows torch raises nothing (the values are another claim's, see the test below)."""
     x = torch.arange(torch.Size(shape).numel()).reshape(shape)
-    if overlap:
-        with pytest.raises(RuntimeError, match="single memory location"):
-            F.pad(x, (-3, 3), mode="circular")
-    else:
-        kept = x[..., -1:]
-        assert torch.equal(F.pad(x, (-3, 3), mode="circular"), kept.expand(*shape))
+    for pad in [(-3, 3), (3, -3)]:
+        if overlap:
+            with pytest.raises(RuntimeError, match="single memory location"):
+                F.pad(x, pad, mode="circular")
+            with pytest.raises(ValueError, match="wrap"):
+                pad_shape(shape, pad, "circular")
+        else:
+            assert F.pad(x, pad, mode="circular").shape == shape == pad_shape(shape, pad, "circular")
 
 
 def test_claim_circular_checks_the_dims_in_front_of_the_output_not_of_the_input():
@@ -104,11 +107,10 @@ def test_claim_circular_checks_the_dims_in_front_of_the_output_not_of_the_input(
     x = torch.arange(4).reshape(1, 1, 4)
     padded = F.pad(x, (-3, 3, 1, 0), mode="circular")  # dim -2 grows from 1 to 2: no error
     assert padded.shape == (1, 2, 4) == pad_shape((1, 1, 4), (-3, 3, 1, 0), "circular")
-    assert torch.equal(padded, torch.full((1, 2, 4), 3))
 
 
 def test_claim_circular_raises_nothing_when_cropping_keeps_no_element():
-    """Edge cases, item 7: one value wrapped from nothing, and pad_shape lets it through too."""
+    """Edge cases, item 8: one value wrapped from nothing, and pad_shape lets it through too."""
     x = torch.arange(4).reshape(1, 4)
     assert (
         F.pad(x, (-4, 1), mode="circular").shape == (1, 1) == pad_shape((1, 4), (-4, 1), "circular")
@@ -137,3 +139,222 @@ def test_claim_nan_and_inf_are_values_on_a_float_dtype_error_13_is_integer_only(
     x = torch.zeros(1, dtype=torch.float16)
     assert F.pad(x, (1, 1), value=float("inf")).isinf().sum() == 2
     assert F.pad(x, (1, 1), value=float("nan")).isnan().sum() == 2
+
+
+# --- claims checked against the sentence that makes them, in both languages ------------------
+
+
+def _section(lang: str, page: str, anchor: str) -> str:
+    """The text of the section ``{ #anchor }`` of docs/<lang>/<page>.md, up to the next heading."""
+    text = (DOCS / lang / f"{page}.md").read_text(encoding="utf-8")
+    body = text.split(f"{{ #{anchor} }}", 1)[1]
+    return re.split(r"\n#{1,3} ", body, maxsplit=1)[0]
+
+
+def _said(lang: str, page: str, anchor: str) -> str:
+    """The section's lines joined as the site renders them: a space in English, none in Chinese."""
+    return re.sub(r"\s*\n\s*", " " if lang == "en" else "", _section(lang, page, anchor))
+
+
+CIRCULAR_ON_TWO_ROWS = {
+    "en": "raises nothing, but the values are unusable",
+    "zh": "不报错，但结果不可用",
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_claim_circular_on_two_rows_is_not_a_wrap_but_an_overlapping_copy(lang):
+    """Edge cases, item 7: no error, but no wrap either: torch copies its own output onto an
+    overlapping part of itself, so what it reads may not be written yet. With deterministic
+    algorithms on, torch fills the memory it allocates with the largest int64, so the cells it
+    never wrote are visible; a wrap of the kept values never holds that number."""
+    said = _said(lang, "pad-edge-cases", "crop-edges")
+    assert CIRCULAR_ON_TWO_ROWS[lang] in said
+    assert "more than once" not in said and "不止一圈" not in said
+    x = torch.arange(40).reshape(1, 40).repeat(2, 1)
+    kept = list(range(35, 40))
+    wrap = [kept[i % len(kept)] for i in range(35)]  # (-35, 30): keep 35..39, wrap 30 of them
+    torch.use_deterministic_algorithms(True)
+    try:
+        assert torch.utils.deterministic.fill_uninitialized_memory
+        assert torch.empty(3, dtype=torch.int64).tolist() == [torch.iinfo(torch.int64).max] * 3
+        out = F.pad(x, (-35, 30), mode="circular")  # raises nothing
+        two_rows = F.pad(torch.arange(4).reshape(1, 4).repeat(2, 1), (3, -3), mode="circular")
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert tuple(out.shape) == (2, 35) == pad_shape((2, 40), (-35, 30), "circular")
+    assert out[0].tolist() != wrap
+    assert torch.iinfo(torch.int64).max in out[0].tolist()
+    assert two_rows.tolist() != [[0, 0, 0, 0]] * 2  # a wrap of the kept [0]
+    assert torch.iinfo(torch.int64).max in two_rows.flatten().tolist()
+
+
+REPLICATE_REFLECT_EMPTY = {
+    "en": "refuse to leave **every** padded dimension empty",
+    "zh": "不允许**所有**被填充的维度都变成 0",
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+def test_claim_reflect_and_replicate_refuse_to_empty_every_padded_dimension_not_each(lang, mode):
+    """Edge cases, item 3: one padded dimension may become 0 while another stays non-empty."""
+    said = _said(lang, "pad-edge-cases", "crop-edges")
+    assert REPLICATE_REFLECT_EMPTY[lang] in said
+    square = torch.arange(16.0).reshape(1, 4, 4)
+    assert F.pad(square, (-4, 0, 0, 0), mode=mode).shape == (1, 4, 0)
+    assert F.pad(square, (0, 0, -4, 0), mode=mode).shape == (1, 0, 4)
+    with pytest.raises(RuntimeError, match="too small"):
+        F.pad(square, (-4, 0, -4, 0), mode=mode)
+
+
+CROP_ERRORS = {
+    "en": "print three of them",
+    "zh": "打印了其中三种",
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_claim_cropping_has_more_errors_than_the_three_printed(lang):
+    """Error table: the page does not count cropping's errors; torch has more than three."""
+    said = _said(lang, "pad-edge-cases", "errors")
+    assert CROP_ERRORS[lang] in said
+    assert "adds three more" not in said and "三种错误" not in said
+    row, square = torch.arange(4).reshape(1, 4), torch.zeros(1, 4, 4)
+    calls = [
+        lambda: F.pad(row, (-5, 5)),
+        lambda: F.pad(row, (-4, 0), mode="replicate"),
+        lambda: F.pad(row, (-3, 3), mode="circular"),
+        lambda: F.pad(row, (-5, 0), mode="circular"),
+        lambda: F.pad(row, (4, -5), mode="circular"),
+        lambda: F.pad(square, (-5, 0, 0, 0), mode="replicate"),
+        lambda: F.pad(square, (-3, -3, 0, 0), mode="reflect"),
+    ]
+    messages = set()
+    for call in calls:
+        with pytest.raises(RuntimeError) as error:
+            call()
+        messages.add(str(error.value))
+    assert len(messages) == len(calls) > 3
+
+
+CONSTANT_CROP = {"en": 'In `"constant"` mode, crop at most', "zh": '`"constant"` 模式下，裁剪量不能超过'}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_claim_cropping_more_than_the_dimension_is_a_constant_rule(lang):
+    """Edge cases, item 2: replicate crops 5 of 4 and pads 5 without complaint."""
+    said = _said(lang, "pad-edge-cases", "crop-edges")
+    assert CONSTANT_CROP[lang] in said
+    row = torch.arange(4).reshape(1, 4)
+    with pytest.raises(RuntimeError, match="narrow"):
+        F.pad(row, (-5, 5))
+    assert F.pad(row, (-5, 5), mode="replicate").tolist() == [[3, 3, 3, 3]]
+    assert F.pad(row, (4, -5), mode="replicate").tolist() == [[0, 0, 0]]
+
+
+SECOND_FLOAT_MESSAGE = "failed to unpack the object at pos 2"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_claim_a_float_after_the_first_entry_gives_the_second_message(lang):
+    """Error table row 3 quotes both messages torch has for a float entry."""
+    said = _said(lang, "pad-edge-cases", "errors")
+    assert SECOND_FLOAT_MESSAGE in said
+    with pytest.raises(TypeError, match=SECOND_FLOAT_MESSAGE):
+        F.pad(torch.zeros(2, 3), (1, 1.0))
+    with pytest.raises(TypeError, match="found element of type float at pos 0"):
+        F.pad(torch.zeros(2, 3), (1.0, 1))
+
+
+CIRCULAR_EMPTY = {"en": "or pads an empty dimension", "zh": "或者填充的是空维度"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_claim_circular_on_an_empty_dimension_is_error_10(lang):
+    """Error table row 10 names the empty dimension too; an empty batch is fine."""
+    said = _said(lang, "pad-edge-cases", "errors")
+    assert CIRCULAR_EMPTY[lang] in said
+    with pytest.raises(RuntimeError, match="wrapping around more than once"):
+        F.pad(torch.zeros(1, 0), (1, 1), mode="circular")
+    assert F.pad(torch.zeros(0, 3), (1, 1), mode="circular").shape == (0, 5)
+
+
+CONSTANT_ANY_LENGTH = {"en": "not just 2, 4 or 6 entries", "zh": "不限于 2、4、6 个数"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_claim_constant_takes_8_10_or_more_entries(lang):
+    """Which ranks each mode accepts: constant is not limited to 6 entries."""
+    said = _said(lang, "pad-modes", "mode-ranks")
+    assert CONSTANT_ANY_LENGTH[lang] in said
+    assert F.pad(torch.zeros(1, 1, 1, 1, 1), (1,) * 8).shape == (1, 3, 3, 3, 3)
+    assert F.pad(torch.zeros(1, 1, 1, 1, 1), (1,) * 10).shape == (3, 3, 3, 3, 3)
+    with pytest.raises(NotImplementedError):
+        F.pad(torch.zeros(1, 1, 1, 1, 1), (1,) * 8, mode="replicate")
+
+
+ARROWS_CROSS = {"en": "A second pair reaches dim -2, and the arrows cross", "zh": "第二个数对作用于 `dim -2`，箭头交叉"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_claim_the_arrows_cross_from_the_second_pair(lang):
+    """pad-modes, 2, 4 and 6 entries drawn: the pairs diagram's arrows cross from 4 entries."""
+    from lmloss.diagrams import pad_pairs_svg
+
+    said = _said(lang, "pad-modes", "pairs-drawn")
+    assert ARROWS_CROSS[lang] in said
+    assert "third pair reaches dim -3, and the arrows cross" not in said
+    assert "第三对数作用于 `dim -3`，箭头交叉" not in said
+    assert _arrows_cross(pad_pairs_svg((1, 2, 2), (1, 1, 0, 1)))
+    assert not _arrows_cross(pad_pairs_svg((1, 2, 2), (1, 1)))
+
+
+def _arrows_cross(svg: str) -> bool:
+    """Whether two arrow shafts of a diagram intersect."""
+    shafts = [
+        tuple(map(float, m))
+        for m in re.findall(r'class="ax" d="M([\d.]+) ([\d.]+) L([\d.]+) ([\d.]+)', svg)
+    ]
+
+    def side(ax, ay, bx, by, px, py):
+        return (bx - ax) * (py - ay) - (by - ay) * (px - ax)
+
+    return any(
+        side(*a[:2], *a[2:], *b[:2]) * side(*a[:2], *a[2:], *b[2:]) < 0
+        and side(*b[:2], *b[2:], *a[:2]) * side(*b[:2], *b[2:], *a[2:]) < 0
+        for i, a in enumerate(shafts)
+        for b in shafts[i + 1 :]
+    )
+
+
+MIDDLE_DIM = {
+    "en": "`(0, 0, 1, 1)` pads only dim -2",
+    "zh": "`(0, 0, 1, 1)` 只填充 `dim -2`",
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_claim_the_sequence_of_logits_is_dim_minus_2_and_0_0_pads_nothing(lang):
+    """pad-modes, why backwards: logits (B, T, V) have the sequence at dim -2, where a leading
+    (0, 0) pair skips dim -1; the old rationale said the sequence is always dim -1."""
+    said = _said(lang, "pad-modes", "rule")
+    assert MIDDLE_DIM[lang] in said
+    assert "sequence is dim -1 whether" not in said and "序列长度都是 `dim -1`" not in said
+    logits = torch.zeros(2, 3, 5)  # (B, T, V)
+    assert F.pad(logits, (0, 0, 1, 1)).shape == (2, 5, 5)
+    labels = torch.zeros(2, 3, dtype=torch.long)
+    below = F.pad(labels, (0, 0, 0, 1), value=-100)
+    assert below.shape == (3, 3) and below[-1].tolist() == [-100] * 3
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_claim_the_crop_diagram_shows_the_cropped_0_and_counts_4_input_elements(lang):
+    """Edge cases, the crop diagram: its alt text says 0 is cropped; the legend used to count
+    the 3 kept elements as the (1, 4) input's."""
+    from lmloss.diagrams import pad_svg
+
+    svg = pad_svg((1, 4), (-1, 2), "circular", lang=lang, values=True)
+    assert re.findall(r'data-cropped="(\d+)" data-value="([^"]+)"', svg) == [("0", "0")]
+    legend = {"en": "input (1, 4): 4 elements, 3 kept", "zh": "输入 (1, 4)：4 个元素，留下 3 个"}
+    assert legend[lang] in svg

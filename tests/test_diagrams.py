@@ -94,7 +94,7 @@ def test_seed_labels() -> None:
     assert "dim 1 = dim -2: +0 left, +1 right, 2 → 3" in en
     assert "dim 2 = dim -1 (last): +1 left, +1 right, 2 → 4" in en
     assert "形状 (1, 2, 2) → (2, 3, 4)" in zh
-    assert "维度 2 = dim -1（最后一维）：左 +1，右 +1，2 → 4" in zh
+    assert "dim 2 = dim -1（最后一维）：左 +1，右 +1，2 → 4" in zh
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -102,7 +102,7 @@ def test_seed_labels() -> None:
 def test_each_axis_is_named_both_ways(shape, pad, mode, lang) -> None:
     """The pages say dim -1, dim -2, dim -3; the arrows name dim 2 = dim -1 and so on."""
     labels = [t.text for t in parse(pad_svg(shape, pad, mode, lang=lang)).iter(SVG + "text")]
-    word = "dim" if lang == "en" else "维度"
+    word = "dim"  # in Chinese too: "维度 2" would read as the 2nd dimension, counted from 1
     rank = len(shape)
     for d in range(rank):
         assert f"{word} {d} = dim {d - rank}" in labels

@@ -23,13 +23,13 @@ PAIR = {
         r"(, the last)?\): .*; size (\d+) → (\d+)$"
     ),
     "zh": re.compile(
-        r"^- pad\[(\d+):(\d+)\] = \((-?\d+), (-?\d+)\) → dim (-\d+)（维度 (\d+)"
+        r"^- pad\[(\d+):(\d+)\] = \((-?\d+), (-?\d+)\) → dim (-\d+)（dim (\d+)"
         r"(，最后一维)?）：.*；长度 (\d+) → (\d+)$"
     ),
 }
 KEPT = {
     "en": re.compile(r"^- dim (-\d+) \(dim (\d+)\): not reached, keeps size (\d+)$"),
-    "zh": re.compile(r"^- dim (-\d+)（维度 (\d+)）：填充元组没有涉及，长度保持 (\d+)$"),
+    "zh": re.compile(r"^- dim (-\d+)（dim (\d+)）：填充元组没有涉及，长度保持 (\d+)$"),
 }
 RESULT = {
     "en": re.compile(r"^Result: (\(.*\)) → (\(.*\))\.$"),

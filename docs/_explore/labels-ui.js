@@ -23,7 +23,7 @@
       side: "填充方向", right: "右侧", left: "左侧", length: "填充到长度", lengthHint: "留空表示最长样本的长度",
       eos: "填充词元 = EOS 词元", byId: "按 id 屏蔽填充（labels[input_ids == pad_token_id] = -100）",
       pack: "序列打包成一行（每条样本的第一个标签为 -100）",
-      vocab: "玩具分词器的词表", row: "第 {n} 行", numItems: "num_items_in_batch",
+      vocab: "示例分词器的词表", row: "第 {n} 行", numItems: "num_items_in_batch",
       counted: "计入损失",
       empty: "请至少输入一个词元。", short: "长度不能小于最长样本的长度（{n}）。",
       eosLost: "有 {n} 个真正的 EOS 词元被屏蔽，不再是训练目标：模型学不会停止生成。",

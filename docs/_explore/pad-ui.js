@@ -8,30 +8,30 @@
       shape: "Shape of x", shapeHint: "integers separated by commas, e.g. 1, 2, 2 (empty: a 0-d tensor)",
       pad: "Pad tuple", padHint: "(left, right) pairs, last dimension first, e.g. 1, 1, 0, 1, 1, 0",
       mode: "Mode", value: "Fill value", valueHint: "value= for constant mode; empty: not passed",
-      outShape: "Output shape", error: "torch raises",
-      account: "Dimension by dimension", badList: "{name} must be integers separated by commas, got: {text}",
+      outShape: "Output shape", error: "torch raises", parseError: "The explorer cannot read this input (not a torch error)",
+      account: "Dimension by dimension", badList: "{name} must be integers of at most 6 digits, separated by commas, got: {text}",
       badValue: "value must be a number, got: {text}",
       broken: "torch 2.13 returns a tensor with a negative size here (a bug of its reflect kernel); no values to show.",
       noDiagram: {
         rank: "The diagram draws tensors of 1, 2 or 3 dimensions.",
         large: "The diagram draws at most 256 elements, and at most 32 along a dimension.",
         empty: "The output has no elements: nothing to draw.",
-        garbage: "torch reads memory it never wrote for some output elements here, so their values are arbitrary: no diagram.",
+        garbage: "torch copies between overlapping parts of its output here: the values depend on the copy order and may be memory it never wrote, so no diagram.",
       },
     },
     zh: {
       shape: "x 的形状", shapeHint: "用逗号分隔的整数，如 1, 2, 2（留空表示 0 维张量）",
       pad: "填充元组", padHint: "(左, 右) 成对填写，从最后一维开始，如 1, 1, 0, 1, 1, 0",
       mode: "模式", value: "填充值", valueHint: "constant 模式的 value=；留空表示不传",
-      outShape: "输出形状", error: "torch 报错",
-      account: "逐维说明", badList: "{name} 应为用逗号分隔的整数，实际输入：{text}",
+      outShape: "输出形状", error: "torch 报错", parseError: "交互演示无法解析这项输入（不是 torch 的报错）",
+      account: "逐维说明", badList: "{name} 应为用逗号分隔、不超过 6 位的整数，实际输入：{text}",
       badValue: "value 应为数字，实际输入：{text}",
       broken: "torch 2.13 在这里返回了一个长度为负的张量（reflect 内核的缺陷），没有可显示的值。",
       noDiagram: {
         rank: "示意图只画 1 到 3 维的张量。",
         large: "示意图最多画 256 个元素，每一维最多 32 个。",
         empty: "输出没有元素，无图可画。",
-        garbage: "这里有些输出元素来自 torch 从未写入的内存，值不确定，因此不画示意图。",
+        garbage: "torch 在这里对自己的输出做了重叠拷贝，值取决于拷贝顺序，可能是未初始化的内存，因此不画示意图。",
       },
     },
   };
@@ -91,12 +91,14 @@
     shapeLine.appendChild(node("span", {}, ui.outShape + (lang === "zh" ? "：" : ": ")));
     var outShape = node("code", { "data-testid": "out-shape" });
     shapeLine.appendChild(outShape);
+    // Whose message the red box holds: torch's, or the explorer's own about input it cannot read.
+    var errorLabel = node("p", { "data-testid": "error-label", "class": "lx-error-label" });
     var error = node("pre", { "data-testid": "error", "class": "lx-error", role: "alert" });
     var call = node("pre", { "data-testid": "call", "class": "lx-call" });
     var account = node("pre", { "data-testid": "account", "class": "lx-account", "aria-label": ui.account });
     var note = node("p", { "data-testid": "note", "class": "lx-note" });
     var figure = node("div", { "data-testid": "diagram", "class": "lx-diagram" });
-    [call, shapeLine, error, account, note, figure].forEach(function (el) { output.appendChild(el); });
+    [call, shapeLine, errorLabel, error, account, note, figure].forEach(function (el) { output.appendChild(el); });
     root.textContent = "";
     root.appendChild(form);
     root.appendChild(output);
@@ -123,6 +125,7 @@
         : value === null ? ui.badValue.replace("{text}", state.value) : "";
       if (problem) {
         show(call, "");
+        show(errorLabel, ui.parseError);
         show(error, problem);
         return;
       }
@@ -132,9 +135,11 @@
         ").reshape(" + PadView.tuple(shape) + ")\n" + callText);
       var result = PadRules.run(shape, pad, state.mode, value.value);
       if (result.error) {
+        show(errorLabel, ui.error);
         show(error, result.error.type + ": " + result.error.message);
         return;
       }
+      show(errorLabel, "");
       show(error, "");
       shapeLine.hidden = false;
       outShape.textContent = PadView.tuple(result.shape);

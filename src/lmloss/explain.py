@@ -33,17 +33,17 @@ _TEXT: dict[str, dict[str, Any]] = {
         "head": "F.pad(x, {pad}, mode={mode!r}) 作用于形状 {shape}：{summary}。",
         "summary": [
             "空元组不填充任何维度",
-            "1 对数填充最后一维",
-            "{n} 对数从最后一维开始，由后往前填充最后 {n} 个维度",
+            "1 个数对，填充最后一维",
+            "{n} 个数对，从最后一维起由后往前填充最后 {n} 个维度",
         ],
-        "line": "- pad[{a}:{b}] = ({left}, {right}) → dim {neg}（维度 {pos}{last}）："
+        "line": "- pad[{a}:{b}] = ({left}, {right}) → dim {neg}（dim {pos}{last}）："
         "{start}，{end}；长度 {size} → {result}",
         "last": "，最后一维",
         "add": "{side}补 {n} 个",
         "crop": "{side}裁掉 {n} 个",
-        "none": "{side}不变",
+        "none": "{side}不补",
         "sides": ("开头", "末尾"),
-        "kept": "- dim {neg}（维度 {pos}）：填充元组没有涉及，长度保持 {size}",
+        "kept": "- dim {neg}（dim {pos}）：填充元组没有涉及，长度保持 {size}",
         "result": "结果：{shape} → {result}。",
     },
 }
@@ -102,8 +102,8 @@ def explain_pad(
         Result: (1, 2, 2) → (2, 3, 4).
         >>> zh = explain_pad((2, 5), (-1, 2), lang="zh").splitlines()
         >>> print(zh[0], zh[2], zh[3], sep="\\n")  # zh[1] is the line of pad[0:2]
-        F.pad(x, (-1, 2), mode='constant') 作用于形状 (2, 5)：1 对数填充最后一维。
-        - dim -2（维度 0）：填充元组没有涉及，长度保持 2
+        F.pad(x, (-1, 2), mode='constant') 作用于形状 (2, 5)：1 个数对，填充最后一维。
+        - dim -2（dim 0）：填充元组没有涉及，长度保持 2
         结果：(2, 5) → (2, 6)。
     """
     check_lang(lang)

@@ -45,6 +45,8 @@ _TEXT = {
         "dim_last": "dim {d} = dim {neg} (last)",
         "amounts": "{dim}: {left} left, {right} right, {before} → {after}",
         "input": "input {inp}: {count} (solid)",
+        "input_cropped": "input {inp}: {count}, {kept} kept (solid), {cropped} cropped "
+        "(grey, struck out)",
         "padding": "padding: {count} (light, dashed), coloured by the dim that added it, "
         "outermost first",
         "directions": "left/right = start/end of a dim; arrows point to increasing index",
@@ -59,15 +61,17 @@ _TEXT = {
     },
     "zh": {
         "title": "F.pad 填充：形状 {inp} → {out}",
-        "dim": "维度 {d} = dim {neg}",
-        "dim_last": "维度 {d} = dim {neg}（最后一维）",
+        "dim": "dim {d} = dim {neg}",
+        "dim_last": "dim {d} = dim {neg}（最后一维）",
         "amounts": "{dim}：左 {left}，右 {right}，{before} → {after}",
         "input": "输入 {inp}：{count}（实心）",
-        "padding": "填充：{count}（浅色虚线），按添加它们的维度着色，外层维度优先",
+        "input_cropped": "输入 {inp}：{count}，留下 {kept} 个（实心），裁掉 {cropped} 个（灰色，划掉）",
+        "padding": "填充：{count}（浅色虚线），颜色表示由哪一维的填充产生；"
+        "同属几维的角上元素按最靠前的一维着色",
         "directions": "左/右 = 该维度的开头/末尾；箭头指向索引增大的方向",
-        "view3": "三维视图：维度 0（dim -3）是深度，各层分开排列，索引 0 在最前；"
-        "维度 1（dim -2）是行；维度 2（dim -1）是列。",
-        "view2": "维度 0（dim -2）是行，维度 1（dim -1）是列。",
+        "view3": "三维视图：dim 0（dim -3）是深度，各层分开排列，索引 0 在最前；"
+        "dim 1（dim -2）是行；dim 2（dim -1）是列。",
+        "view2": "dim 0（dim -2）是行，dim 1（dim -1）是列。",
         "view1": "单行。",
         "desc": "{call} 把形状 {inp} 变为 {out}。{view}输入：{count_in}（实心）。"
         "填充：{count_pad}（浅色虚线），按添加它们的维度着色。{amounts}。",
@@ -137,7 +141,10 @@ def pad_svg(
 
     Every tensor element is exactly one SVG element with ``data-kind="input"``
     or ``data-kind="pad"`` and ``data-index`` (its output index, comma
-    separated). Padding also carries ``data-dim``. ``data-src`` is the flat
+    separated). Input elements that negative entries crop are drawn where they would have
+    been, outside the output, grey and struck out; they are not elements of the result, so they
+    carry ``data-cropped`` (their flat input index) instead of ``data-kind``, and the legend
+    counts them. Padding also carries ``data-dim``. ``data-src`` is the flat
     index into the input of the element a cell holds: input cells always
     carry it (their own index); padding carries it in the non-constant modes,
     where it is the element copied, and not in ``"constant"``, where it holds
@@ -210,7 +217,8 @@ def pad_svg(
     cells = _cells(in_shape, out_shape, pads, mode)
     if values is not None:
         cells = _with_values(cells, _input_tensor(values, in_shape), pads, mode, value)
-    return _draw(in_shape, out_shape, pads, mode, lang, cells, value)
+    cropped = _cropped(in_shape, out_shape, pads, values) if min(pads, default=0) < 0 else []
+    return _draw(in_shape, out_shape, pads, mode, lang, cells, value, cropped)
 
 
 def _input_tensor(values: Any, shape: tuple[int, ...]) -> torch.Tensor:
@@ -300,6 +308,25 @@ def _cells(
     return cells
 
 
+def _cropped(
+    in_shape: tuple[int, ...], out_shape: tuple[int, ...], pads: tuple[int, ...], values: Any
+) -> list[_Cell]:
+    """The input elements that negative entries crop, at the output index they would have had.
+
+    They lie outside the output (an index below 0 or past its end), so the drawing can show them
+    beside it, struck out, instead of leaving the crop invisible.
+    """
+    lefts = [left for left, _ in _pairs(len(in_shape), pads)]
+    flat = None if values is None else _input_tensor(values, in_shape).flatten().tolist()
+    cells = []
+    for src, idx in enumerate(itertools.product(*map(range, in_shape))):
+        where = tuple(i + left for i, left in zip(idx, lefts))
+        if not all(0 <= w < n for w, n in zip(where, out_shape)):
+            value = None if flat is None else _format_value(flat[src])
+            cells.append(_Cell(where, None, src, value))
+    return cells
+
+
 def _signed(n: int) -> str:
     return f"+{n}" if n >= 0 else f"−{-n}"
 
@@ -375,6 +402,13 @@ def _add_cells(parent: ET.Element, cells: list[_Cell], rank: int, grid: _Grid) -
         _add_value(group, cell, x, y, grid)
 
 
+def _front(index: tuple[int, ...], rank: int, grid: _Grid) -> tuple[float, float]:
+    """Top-left corner of the front face of the cell at ``index`` (which may lie outside the
+    output), as :func:`_add_cells` places it."""
+    depth, row, col = (0,) * (3 - rank) + tuple(index)
+    return col * grid.pitch + depth * grid.slice[0], row * _PITCH + depth * grid.slice[1]
+
+
 @dataclass(frozen=True)
 class _Arrow:
     start: tuple[float, float]
@@ -384,8 +418,14 @@ class _Arrow:
     label: str
 
 
-def _arrows(out_shape: tuple[int, ...], text: dict[str, str], grid: _Grid) -> list[_Arrow]:
-    """Place one arrow per dimension, in the local frame of :func:`_add_cells`."""
+def _arrows(
+    out_shape: tuple[int, ...], text: dict[str, str], grid: _Grid, left_edge: float = 0.0
+) -> list[_Arrow]:
+    """Place one arrow per dimension, in the local frame of :func:`_add_cells`.
+
+    ``left_edge`` is the leftmost drawn x (below 0 when cropped cells stand left of the
+    output): the row arrow goes left of it, so that it crosses no cell.
+    """
     rank = len(out_shape)
     depth, rows, cols = (1,) * (3 - rank) + out_shape
     right = (cols - 1) * grid.pitch + grid.face
@@ -402,7 +442,13 @@ def _arrows(out_shape: tuple[int, ...], text: dict[str, str], grid: _Grid) -> li
     ]
     if rank >= 2:
         arrows.append(
-            _Arrow((-_GAP, 0), (-_GAP, bottom), (-_GAP - 6, bottom / 2 + 4), "end", name[-2])
+            _Arrow(
+                (left_edge - _GAP, 0),
+                (left_edge - _GAP, bottom),
+                (left_edge - _GAP - 6, bottom / 2 + 4),
+                "end",
+                name[-2],
+            )
         )
     if rank == 3:
         # Slices stand apart: the depth arrow ends beside the last one; a single slice still
@@ -422,18 +468,21 @@ def _draw(
     lang: str,
     cells: list[_Cell],
     value: float | None,
+    cropped: list[_Cell],
 ) -> str:
     text = _TEXT[lang]
     rank = len(out_shape)
     size = _svg.TEXT_SIZE
-    grid = _Grid.fitting(cells, out_shape)
+    grid = _Grid.fitting(cells + cropped, out_shape)
+    ghosts = [(cell, *_front(cell.index, rank, grid)) for cell in cropped]
 
     # Bounding box of cells, arrows and arrow labels in the local frame, where
     # the front face of the first output cell of slice 0 is at the origin.
     depth, rows, cols = (1,) * (3 - rank) + out_shape
-    arrows = _arrows(out_shape, text, grid)
+    arrows = _arrows(out_shape, text, grid, min([0.0] + [x for _, x, _ in ghosts]))
     x_min = min(
         [0.0]
+        + [x for _, x, _ in ghosts]
         + [a.label_at[0] - _svg.text_width(a.label, size) for a in arrows if a.anchor == "end"]
     )
     x_max = max(
@@ -444,12 +493,14 @@ def _draw(
             + (_DEPTH[0] if rank == 3 else 0)
         ]
         + [a.label_at[0] + _svg.text_width(a.label, size) for a in arrows if a.anchor == "start"]
+        + [x + grid.face for _, x, _ in ghosts]
     )
     y_min = min(
         [(depth - 1) * grid.slice[1] + (_DEPTH[1] if rank == 3 else 0)]
         + [a.label_at[1] - size for a in arrows]
+        + [y for _, _, y in ghosts]
     )
-    y_max = max(a.label_at[1] + 4 for a in arrows)
+    y_max = max([a.label_at[1] + 4 for a in arrows] + [y + _FACE for _, _, y in ghosts])
 
     inp, out = str(in_shape), str(out_shape)
     n_in = sum(cell.dim is None for cell in cells)
@@ -469,7 +520,13 @@ def _draw(
     padded_dims = {cell.dim for cell in cells}
     # A swatch only for colours that occur: a dim with no padding (or only
     # cropping) still gets its line, without a key to nothing.
-    legend = [("i", text["input"].format(inp=inp, count=_count(n_in, lang)))]
+    if cropped:
+        line = text["input_cropped"].format(
+            inp=inp, count=_count(math.prod(in_shape), lang), kept=n_in, cropped=len(cropped)
+        )
+    else:
+        line = text["input"].format(inp=inp, count=_count(n_in, lang))
+    legend = [("i", line)]
     legend += [(f"p p{d}" if d in padded_dims else "", line) for d, line in enumerate(amounts)]
     notes = [text["padding"].format(count=_count(n_pad, lang)), text["directions"]]
 
@@ -495,6 +552,10 @@ def _draw(
     drawn = [cell.value for cell in cells if cell.value is not None]
     uid = "pad-" + _svg.digest(in_shape, pads, mode, lang, *([drawn, value] if drawn else []))
     rules = _rules(rank)
+    if cropped:
+        # Cropped input: a grey outline, struck out, so the crop shows where it happened.
+        rules.append((".c", f"fill:none;stroke:{_svg.MUTED};stroke-dasharray:2 2"))
+        rules.append((".c .n", f"fill:{_svg.MUTED};stroke:none"))
     if any(cell.value is not None for cell in cells):
         rules += [
             # Padding cells are nearly clear and dashed: their values must not inherit that.
@@ -511,6 +572,15 @@ def _draw(
         root, "g", {"transform": f"translate({_svg.fmt(shift_x)} {_svg.fmt(shift_y)})"}
     )
     _add_cells(drawing, cells, rank, grid)
+    for cell, x, y in ghosts:
+        # Not an element of the result, so no data-kind: data-cropped is its flat input index.
+        attrs = {"class": "c", "data-cropped": str(cell.src)}
+        if cell.value is not None:
+            attrs["data-value"] = cell.value
+        group = _svg.sub(drawing, "g", attrs)
+        _svg.sub(group, "rect", {"x": x, "y": y, "width": grid.face, "height": _FACE})
+        _svg.sub(group, "path", {"d": _svg.path_d([(x, y + _FACE), (x + grid.face, y)])})
+        _add_value(group, cell, x, y, grid)
     for arrow in arrows:
         _svg.add_arrow(drawing, arrow.start, arrow.end, "ax")
         _svg.add_text(drawing, *arrow.label_at, arrow.label, anchor=arrow.anchor)

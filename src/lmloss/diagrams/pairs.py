@@ -30,13 +30,13 @@ _TEXT = {
         "the last dimension of {shape}, the next pair the one before. Result: {result}.",
     },
     "zh": {
-        "title": "填充元组的每一对管哪一维：{pad} 作用于形状 {shape}",
+        "title": "填充元组的每个数对作用于哪一维：{pad} 作用于形状 {shape}",
         "pad": "填充元组",
         "shape": "形状",
-        "dim": "dim {neg}（维度 {pos}）",
+        "dim": "dim {neg}（dim {pos}）",
         "kept": "{size}（不变）",
-        "desc": "填充元组 {pad} 按 (左, 右) 两两成对读取：第一对填充 {shape} 的最后一维，"
-        "下一对填充它前面的一维。结果：{result}。",
+        "desc": "填充元组 {pad} 按 (左, 右) 两两成对读取：第一个数对填充 {shape} 的最后一维，"
+        "下一个数对填充它前面的一维。结果：{result}。",
     },
 }
 
