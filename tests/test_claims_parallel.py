@@ -23,6 +23,7 @@ from transformers.loss.loss_utils import ForCausalLMLoss
 
 from lmloss.parallel import shard_sequence
 from lmloss.ranks import run_on_ranks
+from page_claims import assert_page_says
 from snippet_sections import OUTPUTS
 
 TIMEOUT = 60.0
@@ -155,16 +156,6 @@ def test_claim_Trainer_on_two_gloo_processes_reproduces_one_process_only_with_th
     assert off[0] != one[0] and off[1] != one[1]
 
 
-PAGES = {lang: OUTPUTS.parents[1] / "docs" / lang / "parallel.md" for lang in ("en", "zh")}
-
-
-def _pages_say(en: str, zh: str) -> None:
-    """Both pages state the sentence a claim test backs (line breaks and spaces aside)."""
-    for lang, sentence in (("en", en), ("zh", zh)):
-        page = re.sub(r"\s+", "", PAGES[lang].read_text(encoding="utf-8"))
-        assert re.sub(r"\s+", "", sentence) in page, (lang, sentence)
-
-
 def test_claim_without_the_rank_check_most_bad_ranks_get_a_wrong_shard_silently():
     """shard_sequence's own narrow calls, without its range check: only a contiguous rank
     >= world_size reaches an error; a negative rank, or any bad rank under load balancing,
@@ -177,7 +168,9 @@ def test_claim_without_the_rank_check_most_bad_ranks_get_a_wrong_shard_silently(
     tail = 2 * world - 1 - rank
     wrong = torch.cat([ids.narrow(0, rank * half, half), ids.narrow(0, tail * half, half)])
     assert wrong.tolist() == [14, 15, 12, 13]
-    _pages_say(
+    assert_page_says(
+        "parallel.md",
+        "errors",
         en="a rank outside the world raises the `RuntimeError` of `narrow` only with contiguous "
         "shards and a rank at least `world_size`; a negative rank, or any bad rank with "
         "load balancing, quietly gets another part of the sequence",
@@ -196,9 +189,11 @@ def _fp16_ddp_grad(rank, world_size):
 
 def test_claim_ddp_divides_each_gradient_by_the_ranks_before_summing():
     """Summed first, 2 x 49984 would overflow float16 (largest finite value 65504) to inf."""
-    assert 2 * 49984 > torch.finfo(torch.float16).max
+    assert torch.finfo(torch.float16).max < 2 * 49984
     assert run_on_ranks(_fp16_ddp_grad, 2, timeout=TIMEOUT) == [49984.0, 49984.0]
-    _pages_say(
+    assert_page_says(
+        "parallel.md",
+        "data-parallel",
         en="dividing each rank's gradient by the number of processes and then summing them",
         zh="先把每个 rank 的梯度除以进程数，再在各 rank 间求和",
     )
@@ -219,7 +214,9 @@ def test_claim_a_shift_inside_load_balanced_shards_gives_world_size_minus_1_wron
         true_next = torch.where(shard + 1 < length, shard + 1, -100)
         wrong.append(int(((inside != -100) & (inside != true_next)).sum()))
     assert wrong == [1] * (world_size - 1) + [0]
-    _pages_say(
+    assert_page_says(
+        "parallel.md",
+        "context-parallel",
         en="For every rank but the last, its two chunks are not neighbours in the sequence, "
         "and where they meet the shift pairs a token with a **wrong** target",
         zh="除最后一个 rank 外，每个 rank 的两块在原序列中并不相邻，移位会在两块衔接处给词元配上**错误**的目标",
@@ -241,7 +238,9 @@ def _loss_parallel_backward_outside(rank, world_size):
 def test_claim_loss_parallel_needs_backward_inside_the_context_too():
     for message in run_on_ranks(_loss_parallel_backward_outside, 2, timeout=TIMEOUT):
         assert message is not None and "mixed torch.Tensor and DTensor" in message
-    _pages_say(
+    assert_page_says(
+        "parallel.md",
+        "vocab-parallel",
         en="call `backward()` inside `loss_parallel()` too: outside it, backward raises a "
         "`RuntimeError`",
         zh="`backward()` 也要在 `loss_parallel()` 的作用范围内调用，放在外面会抛出 `RuntimeError`",
