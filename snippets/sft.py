@@ -26,7 +26,7 @@ for t, target in enumerate(shift_labels(labels).tolist()):
         print(f"logits[{t:2}] after {tokens[t]!r:12} "
               f"is scored on {tokens[t + 1]!r}")
 counted = int((shift_labels(labels) != IGNORE_INDEX).sum())
-print("counted:", counted, "of", len(tokens))
+print(f"counted: {counted} of {len(tokens)}")
 # --8<-- [end:which_count]
 
 # --8<-- [start:chat_tokenizer]
@@ -74,7 +74,7 @@ encoded = tokenizer.apply_chat_template(
 )
 chat_ids, assistant_masks = encoded["input_ids"], encoded["assistant_masks"]
 chat_labels = labels_from_mask(chat_ids, assistant_masks)
-print(len(chat_ids), "tokens,", sum(assistant_masks), "trained")
+print(f"{len(chat_ids)} tokens, {sum(assistant_masks)} trained")
 pieces = tokenizer.convert_ids_to_tokens(chat_ids)
 trained = [p if y != IGNORE_INDEX else "·"
            for p, y in zip(pieces, chat_labels.tolist())]
@@ -104,11 +104,11 @@ qwen = PreTrainedTokenizerFast(
     tokenizer_object=byte_bpe, chat_template=qwen2_5_chat_template,
     eos_token="<|im_end|>", pad_token="<|endoftext|>",
 )
-print("Qwen 2.5 template has {% generation %}:",
-      has_generation_markers(qwen.chat_template))
+marked = has_generation_markers(qwen.chat_template)
+print(f"Qwen 2.5 template has {{% generation %}}: {marked}")
 training_template = get_training_chat_template(qwen)
-print("TRL's training template is qwen2_5_training.jinja:",
-      training_template == qwen2_5_training_chat_template)
+is_training = training_template == qwen2_5_training_chat_template
+print(f"TRL's training template is qwen2_5_training.jinja: {is_training}")
 qwen_chat = qwen.apply_chat_template(
     chat[:2], chat_template=training_template, tokenize=True,
     return_dict=True, return_assistant_tokens_mask=True,
@@ -116,7 +116,8 @@ qwen_chat = qwen.apply_chat_template(
 text = [qwen.decode([i]) for i in qwen_chat["input_ids"]]
 masks = qwen_chat["assistant_masks"]
 print("".join(text), end="")
-print("trained:", repr("".join(p for p, m in zip(text, masks) if m)))
+trained = "".join(p for p, m in zip(text, masks) if m)
+print(f"trained: {trained!r}")
 # --8<-- [end:qwen_template]
 
 # --8<-- [start:trl_swap]
@@ -152,8 +153,8 @@ def build(tok, dataset, **options):
 
 chats = Dataset.from_list([{"messages": chat[:2]}, {"messages": chat[2:]}])
 trainer = build(qwen, chats, assistant_only_loss=True)
-print("swapped in:",
-      trainer.chat_template == qwen2_5_training_chat_template)
+swapped = trainer.chat_template == qwen2_5_training_chat_template
+print(f"swapped in: {swapped}")
 toy_plain = TEMPLATE.replace("{% generation %}", "")
 tokenizer.chat_template = toy_plain.replace("{% endgeneration %}", "")
 try:  # a template TRL does not know, without {% generation %}
@@ -243,8 +244,8 @@ eos = VOCAB["<eos>"]
 wrong = batch["input_ids"].clone()
 wrong[wrong == eos] = IGNORE_INDEX  # "mask every pad id": the EOS goes too
 wrong[batch["labels"] == IGNORE_INDEX] = IGNORE_INDEX  # the prompt
-print("masked by id      :", wrong[1].tolist())
-print("masked by position:", batch["labels"][1].tolist())
+print(f"masked by id      : {wrong[1].tolist()}")
+print(f"masked by position: {batch['labels'][1].tolist()}")
 for name, rows in [("by id", wrong), ("by position", batch["labels"])]:
     print(f"EOS labels left {name}: {int((rows == eos).sum())}")
 # --8<-- [end:eos_trap]
@@ -261,7 +262,7 @@ hf = DataCollatorForLanguageModeling(toy, mlm=False)
 # labels = input_ids, then every pad id → -100
 hf_batch = hf([{"input_ids": e["input_ids"]} for e in examples])
 print(hf_batch["labels"])
-print("EOS labels left:", int((hf_batch["labels"] == eos).sum()))
+print(f"EOS labels left: {int((hf_batch['labels'] == eos).sum())}")
 # --8<-- [end:hf_collator]
 
 # --8<-- [start:padding_side]
@@ -270,12 +271,12 @@ questions = ["User: What is 2+2 ? Assistant:", "User: 2+2 ? Assistant:"]
 alone = [model.generate(**toy(q, return_tensors="pt"), max_new_tokens=3,
                         do_sample=False)[0, -3:].tolist()
          for q in questions]
-print("each prompt alone:", alone)
+print(f"each prompt alone: {alone}")
 for side in ("right", "left"):
     inputs = toy(questions, padding=True, padding_side=side,
                  return_tensors="pt")
     out = model.generate(**inputs, max_new_tokens=3, do_sample=False)
-    print(f"{side:5} padded : {inputs['input_ids'][1].tolist()}")
+    print(f"padding_side={side!r:7}: {inputs['input_ids'][1].tolist()}")
     print(f"        new tokens {out[:, -3:].tolist()}"
           f"  same: {out[:, -3:].tolist() == alone}")
 # --8<-- [end:padding_side]
@@ -303,9 +304,9 @@ from trl.trainer.sft_trainer import (
 
 trl_batch = TRLCollator(pad_token_id=eos)(examples)
 print(trl_batch["labels"])
-print("same as lmloss.sft.collate:", all(
-    torch.equal(trl_batch[k], batch[k])
-    for k in ("input_ids", "attention_mask", "labels")))
+same = all(torch.equal(trl_batch[k], batch[k])
+           for k in ("input_ids", "attention_mask", "labels"))
+print(f"same as lmloss.sft.collate: {same}")
 # --8<-- [end:trl_collator]
 
 # --8<-- [start:pack]
@@ -322,8 +323,8 @@ for name, tensor in packed.items():
 flat = DataCollatorWithFlattening(
     return_position_ids=True, separator_id=IGNORE_INDEX,
 )([{"input_ids": d, "labels": d} for d in docs], return_tensors="pt")
-print("same as DataCollatorWithFlattening:",
-      all(torch.equal(flat[k], packed[k]) for k in packed))
+same = all(torch.equal(flat[k], packed[k]) for k in packed)
+print(f"same as DataCollatorWithFlattening: {same}")
 # --8<-- [end:pack]
 
 # --8<-- [start:packed_loss]
@@ -339,15 +340,15 @@ with torch.no_grad():
         "no boundary masking": dict(position_ids=positions, labels=ids),
         "no position_ids": dict(labels=packed["labels"]),
     }
-    print(f"{'separate sequences':20} {mean_separate:.5f}")
+    print(f"separate sequences: {mean_separate:.5f}")
     for name, kwargs in runs.items():
         loss = model(input_ids=ids, use_cache=False, **kwargs).loss
         same = torch.allclose(loss, mean_separate, atol=1e-5)
-        print(f"{name:20} {loss:.5f}  equal: {same}")
+        print(f"{name}: {loss:.5f}  equal: {same}")
 # --8<-- [end:packed_loss]
 
 # --8<-- [start:use_cache]
-print("model.config.use_cache:", model.config.use_cache)
+print(f"model.config.use_cache: {model.config.use_cache}")
 with torch.no_grad():
     for use_cache in (False, True):
         loss = model(input_ids=ids, position_ids=positions,
@@ -357,8 +358,8 @@ with torch.no_grad():
 # --8<-- [end:use_cache]
 
 # --8<-- [start:trainer_use_cache]
-print("TrainingArguments.use_cache:", defaults["use_cache"])
-print("model in the trainer:", trainer.model.config.use_cache)
+print(f"TrainingArguments.use_cache: {defaults['use_cache']}")
+print(f"model in the trainer: {trainer.model.config.use_cache}")
 # --8<-- [end:trainer_use_cache]
 
 # --8<-- [start:padding_free]
@@ -366,11 +367,11 @@ from transformers.masking_utils import find_packed_sequence_indices
 
 free = TRLCollator(pad_token_id=0, padding_free=True)(
     [{"input_ids": d} for d in docs])
-print("attention_mask in the batch:", "attention_mask" in free)
-print("position_ids  ", free["position_ids"][0].tolist())
-print("cu_seq_lens_q ", free["cu_seq_lens_q"].tolist())
-print("document of each token (sdpa, eager):",
-      find_packed_sequence_indices(free["position_ids"])[0].tolist())
+print(f"attention_mask in the batch: {'attention_mask' in free}")
+print(f"position_ids:  {free['position_ids'][0].tolist()}")
+print(f"cu_seq_lens_q: {free['cu_seq_lens_q'].tolist()}")
+documents = find_packed_sequence_indices(free["position_ids"])[0].tolist()
+print(f"document of each token (sdpa, eager): {documents}")
 with torch.no_grad():
     for attention in ("sdpa", "eager"):
         model.set_attn_implementation(attention)
@@ -378,7 +379,7 @@ with torch.no_grad():
                      position_ids=free["position_ids"],
                      labels=free["labels"]).loss
         same = torch.allclose(loss, mean_separate, atol=1e-5)
-        print(f"{attention:5} {loss:.5f}  equal: {same}")
+        print(f"{attention}: {loss:.5f}  equal: {same}")
 model.set_attn_implementation("sdpa")
 # --8<-- [end:padding_free]
 
@@ -396,7 +397,7 @@ for prompt_len, response_len in [(3, 6), (0, 3), (2, 7)]:
 micro_batches = [collate([row], pad_token_id=0) for row in rows]
 per_micro = [count_loss_tokens(mb["labels"]) for mb in micro_batches]
 num_items_in_batch = sum(per_micro)
-print("targets per micro-batch:", per_micro, "total:", num_items_in_batch)
+print(f"targets per micro-batch: {per_micro}, total: {num_items_in_batch}")
 with torch.no_grad():
     full = model(**collate(rows, pad_token_id=0), use_cache=False).loss
     accumulated = sum(
@@ -405,10 +406,10 @@ with torch.no_grad():
         for mb in micro_batches)
     naive = sum(model(**mb, use_cache=False).loss
                 for mb in micro_batches) / len(micro_batches)
-print(f"full batch              {full:.5f}")
-print(f"with num_items_in_batch {accumulated:.5f}  "
+print(f"full batch: {full:.5f}")
+print(f"with num_items_in_batch: {accumulated:.5f}  "
       f"equal: {torch.allclose(full, accumulated)}")
-print(f"mean of means (naive)   {naive:.5f}  "
+print(f"mean of means (naive): {naive:.5f}  "
       f"equal: {torch.allclose(full, naive)}")
 # --8<-- [end:grad_accum]
 
@@ -419,8 +420,8 @@ with torch.no_grad():
     miscounted = sum(
         model(**mb, use_cache=False, num_items_in_batch=wrong_count).loss
         for mb in micro_batches)
-print("labels != -100:", wrong_count,
-      " shifted labels != -100:", num_items_in_batch)
+print(f"labels != -100: {wrong_count}, "
+      f"shifted labels != -100: {num_items_in_batch}")
 print(f"loss with the wrong count {miscounted:.5f} instead of {full:.5f}")
 # --8<-- [end:count_items]
 
@@ -428,11 +429,11 @@ print(f"loss with the wrong count {miscounted:.5f} instead of {full:.5f}")
 masked = collate([{"input_ids": rows[0]["input_ids"],
                    "labels": [IGNORE_INDEX] * 9}], pad_token_id=0)
 with torch.no_grad():
-    print(f"mean:                  "
-          f"{model(**masked, use_cache=False).loss:.4f}")
+    mean = model(**masked, use_cache=False).loss
+    print(f"mean: {mean:.4f}")
     for n in (num_items_in_batch, 0):
         loss = model(**masked, use_cache=False, num_items_in_batch=n).loss
-        print(f"num_items_in_batch={n:2}: {loss:.4f}")
+        print(f"num_items_in_batch={n}: {loss:.4f}")
 # --8<-- [end:all_masked]
 
 # --8<-- [start:quiz]
