@@ -7,7 +7,7 @@ LANGS = ("en", "zh")
 
 
 def check_lang(lang: object) -> None:
-    """Raise ``ValueError`` unless ``lang`` is one of :data:`LANGS`."""
+    """Raise ``ValueError`` unless ``lang`` is one of ``LANGS``."""
     if lang not in LANGS:
         allowed = ", ".join(repr(code) for code in LANGS)
         raise ValueError(f"lang must be one of {allowed}; got {lang!r}")

@@ -1,6 +1,6 @@
 """A plain-language account of an ``F.pad`` call, dimension by dimension, in English or Chinese.
 
-Like :mod:`lmloss.padding`, this module does not import torch.
+Like ``lmloss.padding``, this module does not import torch.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def explain_pad(
     ``pad`` that forms the pair, the dimension it pads (negative and positive index), what it
     adds (or, for a negative entry, crops) at the start and the end, and the resulting size.
     Dimensions the tuple does not reach are listed as kept. The sizes are those of
-    :func:`lmloss.pad_shape`, which validates the arguments first.
+    [`lmloss.pad_shape`][lmloss.pad_shape], which validates the arguments first.
 
     Args:
         shape: The input shape, such as a tuple or a ``torch.Size``.
@@ -85,9 +85,9 @@ def explain_pad(
         and the resulting shape.
 
     Raises:
-        ValueError: If ``lang`` is not ``"en"`` or ``"zh"``, or from :func:`lmloss.pad_shape`
+        ValueError: If ``lang`` is not ``"en"`` or ``"zh"``, or from [`lmloss.pad_shape`][lmloss.pad_shape]
             if ``F.pad`` would reject the arguments.
-        TypeError: From :func:`lmloss.pad_shape`, for arguments of the wrong type.
+        TypeError: From [`lmloss.pad_shape`][lmloss.pad_shape], for arguments of the wrong type.
 
     Examples:
         >>> print(explain_pad((1, 2, 2), (1, 1, 0, 1, 1, 0)))

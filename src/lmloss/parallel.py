@@ -2,11 +2,11 @@
 
 Three helpers, one per split, each equal to the loss of one process holding everything:
 
-- :func:`global_num_items` (data parallel): the number of targets summed over the ranks, the
+- [`global_num_items`][lmloss.parallel.global_num_items] (data parallel): the number of targets summed over the ranks, the
   denominator every rank must divide its summed loss by.
-- :func:`shard_sequence` (context parallel): the part of a sequence a rank holds, contiguous or
+- [`shard_sequence`][lmloss.parallel.shard_sequence] (context parallel): the part of a sequence a rank holds, contiguous or
   in torch's head-tail load-balanced order. Shift the labels *before* sharding.
-- :func:`vocab_parallel_cross_entropy` (tensor-parallel ``lm_head``): the cross-entropy of
+- [`vocab_parallel_cross_entropy`][lmloss.parallel.vocab_parallel_cross_entropy] (tensor-parallel ``lm_head``): the cross-entropy of
   logits whose vocabulary columns are split over the ranks, with three all-reduces forward (after
   one that checks the shards) and none backward.
 
@@ -43,7 +43,7 @@ def shard_sequence(
     (a comment in Megatron-LM's ``get_batch_on_this_cp_rank`` describes the same split), which
     gives each rank the same share of causal-attention work.
 
-    Shard the *shifted* labels (:func:`lmloss.shift_labels` on the whole sequence), never
+    Shard the *shifted* labels ([`lmloss.shift_labels`][lmloss.shift_labels] on the whole sequence), never
     shift a shard: the label of the token after a shard's end is on another rank.
 
     Args:

@@ -4,7 +4,7 @@ The diagrams are embedded in the MkDocs pages with ``<img>``, so page CSS
 cannot reach inside them: each one draws its own light card, sets its own
 colours and fonts, and references nothing outside itself (no ``href``, no
 ``url(...)``, no web fonts). Output must be byte-for-byte reproducible, so
-every number goes through :func:`fmt` and ids come from :func:`digest`.
+every number goes through ``fmt`` and ids come from ``digest``.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def font_family(lang: str) -> str:
 
 
 def sub(parent: ET.Element, tag: str, attrs: Attrs, text: str | None = None) -> ET.Element:
-    """Append a child element, formatting numeric attribute values with :func:`fmt`."""
+    """Append a child element, formatting numeric attribute values with ``fmt``."""
     child = ET.SubElement(
         parent, tag, {k: v if isinstance(v, str) else fmt(v) for k, v in attrs.items()}
     )

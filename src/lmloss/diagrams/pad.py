@@ -176,13 +176,13 @@ def pad_svg(
     Raises:
         ValueError: If ``lang`` is not ``"en"`` or ``"zh"``, ``shape`` does not
             have 1 to 3 dimensions, the input or output has more than
-            :data:`MAX_ELEMENTS` elements or a dimension longer than
-            :data:`MAX_EXTENT`, the output is empty, or a non-constant mode
+            ``MAX_ELEMENTS`` elements or a dimension longer than
+            ``MAX_EXTENT``, the output is empty, or a non-constant mode
             crops so much that torch would copy from memory it never wrote
             (every element of a dim cropped; circular wrapping more values
             than the crop keeps), or ``values`` does not have shape ``shape``.
         RuntimeError: From ``F.pad``, for a ``value`` it rejects.
-        TypeError: Propagated from :func:`lmloss.padding.pad_shape`, which
+        TypeError: Propagated from [`lmloss.padding.pad_shape`][lmloss.pad_shape], which
             also raises ``ValueError`` for invalid ``shape``, ``pad`` or
             ``mode``.
 
@@ -404,7 +404,7 @@ def _add_cells(parent: ET.Element, cells: list[_Cell], rank: int, grid: _Grid) -
 
 def _front(index: tuple[int, ...], rank: int, grid: _Grid) -> tuple[float, float]:
     """Top-left corner of the front face of the cell at ``index`` (which may lie outside the
-    output), as :func:`_add_cells` places it."""
+    output), as ``_add_cells`` places it."""
     depth, row, col = (0,) * (3 - rank) + tuple(index)
     return col * grid.pitch + depth * grid.slice[0], row * _PITCH + depth * grid.slice[1]
 
@@ -421,7 +421,7 @@ class _Arrow:
 def _arrows(
     out_shape: tuple[int, ...], text: dict[str, str], grid: _Grid, left_edge: float = 0.0
 ) -> list[_Arrow]:
-    """Place one arrow per dimension, in the local frame of :func:`_add_cells`.
+    """Place one arrow per dimension, in the local frame of ``_add_cells``.
 
     ``left_edge`` is the leftmost drawn x (below 0 when cropped cells stand left of the
     output): the row arrow goes left of it, so that it crosses no cell.

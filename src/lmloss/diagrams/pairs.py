@@ -47,10 +47,10 @@ def pad_pairs_svg(
     """Draw the padding tuple above the shape, with an arrow from each pair to its dimension.
 
     The entries of ``pad`` are drawn in pairs, each pair in the colour of the dimension it
-    pads (the colours of :func:`lmloss.diagrams.pad_svg`); below, every dimension of ``shape``
+    pads (the colours of [`lmloss.diagrams.pad_svg`][lmloss.diagrams.pad_svg]); below, every dimension of ``shape``
     shows its size and the sum ``size + left + right`` that gives its new size. The arrows
     cross because the first pair belongs to the last dimension. The text under the drawing is
-    :func:`lmloss.explain_pad`'s account of the call.
+    [`lmloss.explain_pad`][lmloss.explain_pad]'s account of the call.
 
     Each pair is an SVG element with ``data-kind="pair"``, ``data-pair`` (its position in the
     tuple), ``data-dim`` (the dimension it pads, counted from 0) and ``data-entries``; each
@@ -69,8 +69,8 @@ def pad_pairs_svg(
 
     Raises:
         ValueError: If ``lang`` is not ``"en"`` or ``"zh"``, or ``shape`` does not have 1 to
-            3 dimensions; and from :func:`lmloss.pad_shape` for arguments ``F.pad`` rejects.
-        TypeError: From :func:`lmloss.pad_shape`.
+            3 dimensions; and from [`lmloss.pad_shape`][lmloss.pad_shape] for arguments ``F.pad`` rejects.
+        TypeError: From [`lmloss.pad_shape`][lmloss.pad_shape].
 
     Examples:
         >>> import xml.etree.ElementTree as ET

@@ -68,7 +68,7 @@ def shard_targets(
     """Per rank, ``(position, token, right target, target shifted in the shard)`` tuples.
 
     The right target comes from shifting the whole sequence, then sharding; the other from
-    sharding, then shifting, both with :func:`lmloss.parallel.shard_sequence`.
+    sharding, then shifting, both with [`lmloss.parallel.shard_sequence`][lmloss.parallel.shard_sequence].
     """
     tokens = torch.as_tensor(ids)
     positions = torch.arange(tokens.numel())
@@ -113,7 +113,7 @@ def shard_targets_svg(
 
     Raises:
         ValueError: If ``lang`` is unknown, or the sequence is empty, longer than
-            :data:`MAX_POSITIONS` or not divisible by ``2 * world_size``.
+            ``MAX_POSITIONS`` or not divisible by ``2 * world_size``.
 
     Examples:
         >>> import xml.etree.ElementTree as ET

@@ -75,7 +75,7 @@ def sft_svg(
     """Draw one row of an SFT batch: prompt, response and padding tokens, and their labels.
 
     Three rows of cells, one column per position: the tokens, their labels, and the labels
-    after the shift of :func:`lmloss.shift_labels` (what ``logits[t]`` is scored against),
+    after the shift of [`lmloss.shift_labels`][lmloss.shift_labels] (what ``logits[t]`` is scored against),
     with an arrow from each label to its shifted place. A token is *padding* where
     ``attention_mask`` is 0, *response* where its label is not ``ignore_index`` and *prompt*
     otherwise; so the picture is read off the real tensors a collator returns.
@@ -100,7 +100,7 @@ def sft_svg(
 
     Raises:
         ValueError: If ``lang`` is unknown, the lengths differ, or there are no tokens or more
-            than :data:`MAX_POSITIONS`.
+            than ``MAX_POSITIONS``.
 
     Examples:
         >>> import xml.etree.ElementTree as ET
@@ -139,11 +139,11 @@ def sft_batch_svg(
     row: int,
     lang: str = "en",
 ) -> str:
-    """Collate ``(prompt, response)`` token pairs with :func:`lmloss.sft.collate`, draw one row.
+    """Collate ``(prompt, response)`` token pairs with [`lmloss.sft.collate`][lmloss.sft.collate], draw one row.
 
-    Each example is tokenized with ``vocab``, labelled with :func:`lmloss.sft.labels_from_mask`
+    Each example is tokenized with ``vocab``, labelled with [`lmloss.sft.labels_from_mask`][lmloss.sft.labels_from_mask]
     (prompt masked, response kept) and padded on the right with ``pad_token``; row ``row`` of
-    the batch is drawn by :func:`sft_svg`, padding tokens shown by their text.
+    the batch is drawn by [`sft_svg`][lmloss.diagrams.sft_svg], padding tokens shown by their text.
 
     Examples:
         >>> import xml.etree.ElementTree as ET

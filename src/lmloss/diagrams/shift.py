@@ -71,7 +71,7 @@ def shift_svg(
 
     Three rows of cells, one column per position *t*: the input token, the logits the model
     outputs there, and the label they are scored against, taken from the real result of
-    :func:`lmloss.shift_labels` (so ``labels`` shifted one position left, ending in
+    [`lmloss.shift_labels`][lmloss.shift_labels] (so ``labels`` shifted one position left, ending in
     ``ignore_index``). A solid line joins the logits to a label that counts; a dashed line and
     a grey cell mark a label equal to ``ignore_index``, which the loss skips.
 
@@ -94,7 +94,7 @@ def shift_svg(
 
     Raises:
         ValueError: If ``lang`` is unknown, the lengths differ, or there are no tokens or more
-            than :data:`MAX_POSITIONS`.
+            than ``MAX_POSITIONS``.
 
     Examples:
         >>> import xml.etree.ElementTree as ET
