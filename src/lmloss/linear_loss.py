@@ -1,18 +1,20 @@
 """The causal-LM loss from the hidden states and the lm_head, without the (N, V) logits.
 
-:func:`linear_causal_lm_loss` returns the value of transformers' ``ForCausalLMLoss`` on the
-logits ``hidden @ weight.T (+ bias)`` but computes them a chunk of tokens at a time, so the
-full logits never exist. :class:`_ChunkedHead` does the work in every dtype: in bfloat16 and
-float16 it keeps transformers' arithmetic (half-precision logits upcast to float32), in
-float32 and float64 it computes in the input's dtype. It computes the gradients inside
-forward, one chunk at a time, into a single buffer per input, and backward only scales them
-in place.
+[`linear_causal_lm_loss`][lmloss.linear_causal_lm_loss] returns the value of transformers'
+``ForCausalLMLoss`` on the logits ``hidden @ weight.T (+ bias)`` but computes them a chunk at
+a time, so the full logits never exist. ``_ChunkedHead`` does the work in every dtype: in
+bfloat16 and float16 it keeps transformers' arithmetic (half-precision logits upcast to
+float32), in float32 and float64 it computes in the input's dtype. It computes the gradients
+inside forward, one chunk at a time, into a single buffer per input that needs one, and
+backward only scales them in place. For half-precision input the weight's gradient is not
+summed over chunks of tokens in half precision, which would round it once per chunk: by
+default a second pass over chunks of the vocabulary writes each of its rows with one
+product, and ``accum_dtype=torch.float32`` sums it in a float32 buffer instead.
 
 torch's own ``F.linear_cross_entropy(..., options=LinearCrossEntropyOptions())`` also chunks
-and computes the gradients in forward, but with its default chunking its peak stayed 19.1x
-below the full logits' on the benchmark's first case, short of the 20x this package aims for,
-and it returns a bf16 loss for bf16 input where transformers returns float32;
-``tests/benchmarks/loss_memory.py`` compares the two (its output is quoted in the README).
+and computes the gradients in forward, but returns a bf16 loss for bf16 input where
+transformers returns float32. ``tests/benchmarks/loss_memory.py`` measures the peak memory,
+time and (in bf16) the weight gradient's error of both against the full logits.
 """
 
 from __future__ import annotations
@@ -40,15 +42,18 @@ def linear_causal_lm_loss(
     ignore_index: int = IGNORE_INDEX,
     num_items_in_batch: int | torch.Tensor | None = None,
     shift_labels: torch.Tensor | None = None,
+    accum_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """Return ``ForCausalLMLoss(hidden @ weight.T (+ bias), labels, ...)`` without the logits.
 
-    The labels are shifted as in :func:`lmloss.causal_lm_loss`, positions whose shifted label
+    The labels are shifted as in [`lmloss.causal_lm_loss`][lmloss.causal_lm_loss], positions
+    whose shifted label
     is ``ignore_index`` are skipped, and the sum of the others' negative log-probabilities is
     divided by their number, or by ``num_items_in_batch`` if given. The logits of at most one
     chunk of tokens are alive at a time, so the extra memory is about that of ``hidden`` and
-    the gradients, not ``N × V`` numbers. As with :func:`lmloss.causal_lm_loss`, a batch with
-    no counted position gives ``0.0`` rather than ``nan``.
+    the gradients, not ``N × V`` numbers. As with
+    [`lmloss.causal_lm_loss`][lmloss.causal_lm_loss], a batch with no counted position gives
+    ``0.0`` rather than ``nan``.
 
     Backward may run once: the gradients are computed in forward and consumed by backward.
 
@@ -63,6 +68,18 @@ def linear_causal_lm_loss(
         num_items_in_batch: If given, divide the summed loss by it instead of by the number of
             counted positions: an int, or a tensor of one element.
         shift_labels: Labels already shifted, of shape ``(..., T)``, used as they are.
+        accum_dtype: ``None`` or ``torch.float32``, the dtype of the buffers the gradients of
+            ``weight`` and ``bias`` are computed in (as Liger Kernel names it). ``None``: the
+            weight's dtype. For half-precision input each row of the weight's gradient is then
+            one product over all tokens, rounded once as in the standard path, which costs a
+            second pass computing the logits again, a chunk of the vocabulary at a time.
+            ``torch.float32``: a float32 buffer of the weight's shape, summed over chunks of
+            tokens from the float32 gradient of the logits, then cast to the weight's dtype in
+            backward: one pass, but a float32 product per chunk and twice the bf16 gradient's
+            memory. With float32 or float64 input both are the same. The weight gradient's
+            error against float64 is measured, for both, by ``tests/test_linear_loss.py``
+            (within 1.25x of the standard path's over 64 chunks) and printed by
+            ``tests/benchmarks/loss_memory.py`` with memory and time.
 
     Returns:
         A float32 scalar tensor on the device of ``hidden``.
@@ -70,8 +87,9 @@ def linear_causal_lm_loss(
     Raises:
         TypeError: If a tensor has the wrong dtype (``hidden`` not floating point, ``weight``
             or ``bias`` of another dtype, labels not integers) or an option the wrong type.
-        ValueError: If the shapes do not match, or a label (other than ``ignore_index``) is
-            outside ``[0, V)``: the message gives its position and value.
+        ValueError: If the shapes do not match, a label (other than ``ignore_index``) is
+            outside ``[0, V)`` (the message gives its position and value), or ``accum_dtype``
+            is a dtype other than ``torch.float32``.
 
     Examples:
         >>> import torch
@@ -86,6 +104,7 @@ def linear_causal_lm_loss(
         or ignore_index=-100, got 8 at position (0, 2)
     """
     _check_head(hidden, weight, bias)
+    _check_accum_dtype(accum_dtype)
     expected = tuple(hidden.shape[:-1])
     targets, name, offset = _checked_targets(
         labels,
@@ -102,7 +121,7 @@ def linear_causal_lm_loss(
         targets = F.pad(targets.long(), (0, 1), value=ignore_index)[..., 1:]
     targets = targets.reshape(-1).to(device=hidden.device, dtype=torch.long)
     flat = hidden.reshape(-1, hidden.shape[-1])
-    total = _ChunkedHead.apply(flat, weight, bias, targets, ignore_index)
+    total = _ChunkedHead.apply(flat, weight, bias, targets, ignore_index, accum_dtype)
     return _averaged(total, targets, ignore_index, num_items_in_batch)
 
 
@@ -143,10 +162,22 @@ def _check_head(hidden: object, weight: object, bias: object) -> None:
             )
 
 
-def _chunk_rows(tokens: int, hidden_size: int, vocab: int) -> int:
-    """Tokens per chunk: a chunk's logits about as many numbers as ``hidden`` holds."""
-    rows = -(-tokens * hidden_size // vocab)
-    return max(1, min(tokens, max(rows, MIN_CHUNK_ROWS)))
+def _check_accum_dtype(accum_dtype: object) -> None:
+    """Check that ``accum_dtype`` is ``None`` or ``torch.float32``."""
+    if accum_dtype is not None and not isinstance(accum_dtype, torch.dtype):
+        raise TypeError(
+            f"accum_dtype must be a torch.dtype or None, got {type(accum_dtype).__name__}"
+        )
+    if accum_dtype not in (None, torch.float32):
+        raise ValueError(f"accum_dtype must be None or torch.float32, got {accum_dtype}")
+
+
+def _chunk_size(length: int, other: int, numbers: int) -> int:
+    """Rows of a ``(length, other)`` block of logits cut into chunks of about ``numbers``.
+
+    At least ``MIN_CHUNK_ROWS`` rows (or all of them), so that no product gets too thin.
+    """
+    return max(1, min(length, max(-(-numbers // other), MIN_CHUNK_ROWS)))
 
 
 class _ChunkedHead(torch.autograd.Function):
@@ -155,28 +186,44 @@ class _ChunkedHead(torch.autograd.Function):
     Each chunk does what transformers does for the whole batch: logits from the lm_head,
     upcast to float32 when they are half precision, log-softmax. The gradient of the logits
     (softmax minus one-hot, zero on ignored rows) goes back to the input's dtype, as autograd
-    does through ``.float()``. The gradients are computed in forward and the chunk's logits
-    freed; ``weight``'s and ``bias``'s are accumulated over the chunks in place, in float32
-    for half-precision inputs.
+    does through ``.float()``. A chunk's logits take about as many bytes as ``hidden``.
+
+    The gradients are computed in forward into one buffer per input that needs one. A chunk
+    of tokens gives whole rows of ``hidden``'s gradient (a product over the whole vocabulary)
+    but only a part of every entry of ``weight``'s, a sum over the tokens. With buffers of at
+    least float32 (float32 or float64 input, or ``accum_dtype=torch.float32``) those parts are
+    added up chunk after chunk. Half-precision buffers would round each partial sum, so for
+    them a second pass over chunks of the vocabulary recomputes those logits for all tokens,
+    softmax from the first pass's logsumexp, and writes each row of the weight's gradient with
+    one product over all tokens: rounded once, as in the standard path, for one more product.
     """
 
     @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, ignore_index):  # noqa: D102
+    def forward(ctx, hidden, weight, bias, targets, ignore_index, accum_dtype):  # noqa: D102
         need_hidden, need_weight, need_bias = ctx.needs_input_grad[:3]
         compute = torch.float32 if hidden.dtype in _HALF else hidden.dtype
+        kept = torch.promote_types(hidden.dtype, accum_dtype or hidden.dtype)  # buffers' dtype
+        by_vocabulary = kept in _HALF and (need_weight or need_bias)
+        numbers = hidden.numel() * hidden.element_size() // compute.itemsize
 
-        def buffer(like):
-            return torch.zeros(like.shape, dtype=compute, device=like.device)
+        def buffer(like, dtype):
+            return torch.zeros(like.shape, dtype=dtype, device=like.device)
 
         grad_hidden = torch.empty_like(hidden) if need_hidden else None
-        grad_weight = buffer(weight) if need_weight else None
-        grad_bias = buffer(bias) if need_bias else None
+        grad_weight = buffer(weight, kept) if need_weight else None
+        grad_bias = buffer(bias, kept) if need_bias else None
+        logsumexp = (
+            torch.empty(hidden.shape[0], dtype=compute, device=hidden.device)
+            if by_vocabulary
+            else None
+        )
         total = torch.zeros((), dtype=compute, device=hidden.device)
-        step = _chunk_rows(hidden.shape[0], hidden.shape[1], weight.shape[0])
-        for start in range(0, hidden.shape[0], step):
+        tokens, vocab = hidden.shape[0], weight.shape[0]
+        step = _chunk_size(tokens, vocab, numbers)
+        for start in range(0, tokens, step):
             rows = slice(start, start + step)
             # a function call per chunk: its logits are freed before the next chunk's exist
-            total += _chunk_loss(
+            total += _token_chunk(
                 hidden[rows],
                 weight,
                 bias,
@@ -184,9 +231,24 @@ class _ChunkedHead(torch.autograd.Function):
                 ignore_index,
                 compute,
                 None if grad_hidden is None else grad_hidden[rows],
-                grad_weight,
-                grad_bias,
+                None if by_vocabulary else grad_weight,
+                None if by_vocabulary else grad_bias,
+                None if logsumexp is None else logsumexp[rows],
             )
+        if by_vocabulary:
+            step = _chunk_size(vocab, tokens, numbers)
+            for start in range(0, vocab, step):
+                columns = slice(start, start + step)
+                _vocabulary_chunk(
+                    hidden,
+                    weight[columns],
+                    None if bias is None else bias[columns],
+                    targets - start,
+                    targets != ignore_index,
+                    logsumexp,
+                    None if grad_weight is None else grad_weight[columns],
+                    None if grad_bias is None else grad_bias[columns],
+                )
         ctx.grads = grad_hidden, grad_weight, grad_bias
         ctx.dtype = hidden.dtype
         return total.float()
@@ -203,10 +265,10 @@ class _ChunkedHead(torch.autograd.Function):
             None if grad is None else grad.mul_(grad_total.to(grad.dtype)).to(ctx.dtype)
             for grad in grads
         ]
-        return (*scaled, None, None)
+        return (*scaled, None, None, None)
 
 
-def _chunk_loss(
+def _token_chunk(
     chunk: torch.Tensor,
     weight: torch.Tensor,
     bias: torch.Tensor | None,
@@ -216,8 +278,10 @@ def _chunk_loss(
     grad_hidden: torch.Tensor | None,
     grad_weight: torch.Tensor | None,
     grad_bias: torch.Tensor | None,
+    logsumexp: torch.Tensor | None,
 ) -> torch.Tensor:
-    """One chunk's summed loss; writes its rows of ``grad_hidden``, adds to the others."""
+    """One chunk of tokens' summed loss; writes its rows of ``grad_hidden`` and ``logsumexp``,
+    adds its parts of ``grad_weight`` and ``grad_bias``."""
     counted = target != ignore_index
     target = target.masked_fill(~counted, 0)  # any index; those rows count 0
     logits = F.linear(chunk, weight, bias).to(compute)
@@ -227,6 +291,8 @@ def _chunk_loss(
     top = logits.amax(1, keepdim=True)
     exp = logits.sub_(top).exp_()
     norm = exp.sum(1)
+    if logsumexp is not None:
+        torch.add(top.squeeze(1), norm.log(), out=logsumexp)
     loss = ((top.squeeze(1) + norm.log() - picked) * counted).sum()
     if grad_hidden is None and grad_weight is None and grad_bias is None:
         return loss
@@ -235,11 +301,34 @@ def _chunk_loss(
     grad.mul_(counted[:, None])
     if grad_bias is not None:
         grad_bias += grad.sum(0)
-    grad = grad.to(chunk.dtype)
+    if grad_weight is not None:  # a float32 or float64 buffer: the product in its dtype
+        grad_weight.addmm_(grad.T, chunk.to(compute))  # no (V, H) temporary
     if grad_hidden is not None:
-        torch.mm(grad, weight, out=grad_hidden)
-    if grad_weight is not None and grad_weight.dtype == chunk.dtype:
-        grad_weight.addmm_(grad.T, chunk)  # no (V, H) temporary
-    elif grad_weight is not None:
-        grad_weight += (grad.T @ chunk).to(grad_weight.dtype)
+        torch.mm(grad.to(chunk.dtype), weight, out=grad_hidden)
     return loss
+
+
+def _vocabulary_chunk(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    target: torch.Tensor,
+    counted: torch.Tensor,
+    logsumexp: torch.Tensor,
+    grad_weight: torch.Tensor | None,
+    grad_bias: torch.Tensor | None,
+) -> None:
+    """Write the rows of ``grad_weight`` and ``grad_bias`` of one chunk of the vocabulary.
+
+    ``target`` counts from the chunk's first word; ``logsumexp`` is per token, over the whole
+    vocabulary.
+    """
+    logits = F.linear(hidden, weight, bias).to(logsumexp.dtype)
+    grad = logits.sub_(logsumexp[:, None]).exp_()  # softmax, this chunk's columns
+    hit = (counted & (target >= 0) & (target < weight.shape[0])).nonzero().squeeze(1)
+    grad.index_put_((hit, target[hit]), torch.tensor(-1.0, dtype=grad.dtype), accumulate=True)
+    grad.mul_(counted[:, None])
+    if grad_bias is not None:
+        grad_bias.copy_(grad.sum(0))
+    if grad_weight is not None:
+        torch.mm(grad.to(hidden.dtype).T, hidden, out=grad_weight)

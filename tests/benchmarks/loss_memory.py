@@ -1,33 +1,49 @@
-"""Peak memory and time of the loss from hidden states: full logits against chunked losses.
+"""Peak memory, time and accuracy of the loss from hidden states: full logits against chunked losses.
 
 Not a test: run ``.venv/bin/python tests/benchmarks/loss_memory.py`` (add ``--big`` for the
-case with Llama 3's vocabulary, 128256; ``--device cuda`` for the GPU case). Four methods,
-forward and backward, each in its own fresh subprocess on the same hidden states (N, H),
-lm_head (V, H) and labels (12.5 % of them -100), float32 on one CPU thread:
+float32 case with Llama 3's vocabulary, 128256; ``--device cuda`` for the GPU case). Each
+method runs forward and backward in its own fresh subprocess, on one CPU thread, on the same
+hidden states (N, H), lm_head (V, H) and labels (12.5 % of them -100):
 
 - ``standard``: ``logits = F.linear(hidden, weight)``, then transformers' ``ForCausalLMLoss``;
-- ``lmloss``: ``lmloss.linear_causal_lm_loss``;
+- ``lmloss``: ``lmloss.linear_causal_lm_loss`` with its default options;
+- ``lmloss-f32``: the same with ``accum_dtype=torch.float32`` (half-precision cases only);
 - ``torch``: torch's chunked ``F.linear_cross_entropy(..., options=LinearCrossEntropyOptions())``
   with its default chunks, divided by the count of targets;
 - ``checkpoint``: chunks of 1024 tokens, each ``lm_head`` + summed cross-entropy under
   ``torch.utils.checkpoint``, so that backward recomputes each chunk's logits.
 
-Peak memory is the peak resident set (``VmHWM``, reset through /proc/self/clear_refs) during
-one forward + backward minus the resident set just before it, after one warm-up call, with
-glibc's mmap threshold fixed at 1 MiB so that freed buffers leave the resident set; time is
-the median of the timed calls that follow (``--runs``). With ``--device cuda`` the case is
-bf16, N=32768, H=4096, V=128256, the peak is ``torch.cuda.max_memory_allocated`` above what
-was allocated before the call, and each timed call ends with ``torch.cuda.synchronize()``.
+Two cases by default: float32 with N=8192, H=512, V=32000, and bf16 with N=8192, H=2048,
+V=32000 (the GPU case's N/V). Peak memory is measured twice over one forward + backward,
+after one warm-up call:
+
+- ``RSS``: the peak resident set (``VmHWM``, reset through /proc/self/clear_refs) minus the
+  resident set just before, with glibc's mmap threshold fixed at 1 MiB so that freed buffers
+  leave the resident set; it also sees memory that kernels allocate outside torch's tensors;
+- ``live``: the peak of the bytes held by live tensors above those held before, counted by
+  ``torch.distributed._tools.mem_tracker.MemTracker``, whatever the allocator keeps.
+
+Time is the median of the timed calls that follow (``--runs``). In the half-precision cases
+the weight's gradient is compared with a float64 reference (the same inputs in float64,
+autograd over chunks of 1024 tokens): the error printed is the Frobenius norm of the
+difference over the reference's. The goals are printed after each case with PASS or FAIL.
+
+With ``--device cuda`` the case is bf16, N=32768, H=4096, V=128256, the peak is
+``torch.cuda.max_memory_allocated`` above what was allocated before the call, and each timed
+call ends with ``torch.cuda.synchronize()``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 
-METHODS = ("standard", "lmloss", "torch", "checkpoint")
+FLOAT_METHODS = ("standard", "lmloss", "torch", "checkpoint")
+HALF_METHODS = ("standard", "lmloss", "lmloss-f32", "torch", "checkpoint")
 
 CHILD = r"""
 import ctypes, json, statistics, sys, time
@@ -36,6 +52,7 @@ import ctypes, json, statistics, sys, time
 ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # -3: M_MMAP_THRESHOLD
 import torch
 import torch.nn.functional as F
+from torch.distributed._tools.mem_tracker import MemTracker
 from torch.nn import LinearCrossEntropyOptions
 from torch.utils.checkpoint import checkpoint
 from transformers.loss.loss_utils import ForCausalLMLoss
@@ -46,15 +63,28 @@ def rss(field):
         if line.startswith(field):
             return int(line.split()[1]) * 1024
 
-which, device, (N, H, V, runs) = sys.argv[1], sys.argv[2], map(int, sys.argv[3:])
+which, device, dtype_name, grad_file = sys.argv[1:5]
+N, H, V, runs = map(int, sys.argv[5:])
 cuda = device == "cuda"
-dtype = torch.bfloat16 if cuda else torch.float32
+dtype = getattr(torch, dtype_name)
 torch.set_num_threads(1)
 torch.manual_seed(0)
 hidden = torch.randn(1, N, H, device=device, dtype=dtype).requires_grad_()
 weight = (torch.randn(V, H, device=device) / H**0.5).to(dtype).requires_grad_()
 labels = torch.randint(0, V, (1, N), device=device)
 labels[torch.rand(1, N, device=device) < 0.125] = -100
+targets = F.pad(labels, (0, 1), value=-100)[0, 1:]
+
+if which == "reference":  # float64 gradient of the same inputs, chunk by chunk
+    torch.set_num_threads(2)
+    hidden64 = hidden.detach().double()
+    weight64 = weight.detach().double().requires_grad_()
+    count = (targets != -100).sum()
+    for i in range(0, N, 1024):
+        chunk = F.linear(hidden64[0, i:i + 1024], weight64)
+        (F.cross_entropy(chunk, targets[i:i + 1024], reduction="sum") / count).backward()
+    torch.save(weight64.grad.float(), grad_file)  # float32: 2**-24, far below bf16's errors
+    sys.exit()
 
 def chunk_sum(h, t):
     return F.cross_entropy(F.linear(h, weight), t, reduction="sum")
@@ -64,7 +94,8 @@ def loss():
         return ForCausalLMLoss(F.linear(hidden, weight), labels, vocab_size=V)
     if which == "lmloss":
         return linear_causal_lm_loss(hidden, weight, labels)
-    targets = F.pad(labels, (0, 1), value=-100)[0, 1:]
+    if which == "lmloss-f32":
+        return linear_causal_lm_loss(hidden, weight, labels, accum_dtype=torch.float32)
     if which == "torch":
         total = F.linear_cross_entropy(hidden[0], weight, targets, reduction="sum",
                                        options=LinearCrossEntropyOptions())
@@ -81,6 +112,7 @@ def step():
 
 step()  # warm up: first-call allocations and lazy imports
 hidden.grad = weight.grad = None
+live = None
 if cuda:
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
@@ -88,11 +120,18 @@ if cuda:
     value = step()
     peak = torch.cuda.max_memory_allocated() - before
 else:
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # reset the peak resident set to the current one
-    before = rss("VmRSS:")
-    value = step()
-    peak = rss("VmHWM:") - before
+    tracker = MemTracker()
+    tracker.track_external(hidden, weight, labels, targets)
+    with tracker:
+        held = tracker.get_tracker_snapshot("current")[hidden.device]["Total"]
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the peak resident set to the current one
+        before = rss("VmRSS:")
+        value = step()
+        peak = rss("VmHWM:") - before
+        live = tracker.get_tracker_snapshot("peak")[hidden.device]["Total"] - held
+if grad_file != "-":
+    torch.save(weight.grad, grad_file)
 times = []
 for _ in range(runs):  # timed apart from the memory call: clear_refs slows its page faults
     start = time.perf_counter()
@@ -100,41 +139,87 @@ for _ in range(runs):  # timed apart from the memory call: clear_refs slows its 
     if cuda:
         torch.cuda.synchronize()  # backward's last kernels, after the loss's .item()
     times.append(time.perf_counter() - start)
-print(json.dumps({"seconds": statistics.median(times), "peak": peak, "loss": value}))
+print(json.dumps({"seconds": statistics.median(times), "peak": peak, "live": live,
+                  "loss": value}))
 """
 
+MIB = 2**20
 
-def run(which: str, device: str, tokens: int, hidden: int, vocab: int, runs: int) -> dict:
+
+def run(which: str, device: str, dtype: str, grad_file: str, shape: tuple, runs: int) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, which, device, *map(str, (tokens, hidden, vocab, runs))],
+        [sys.executable, "-c", CHILD, which, device, dtype, grad_file, *map(str, (*shape, runs))],
         capture_output=True,
         text=True,
         check=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1]) if which != "reference" else {}
 
 
-def report(device: str, tokens: int, hidden: int, vocab: int, runs: int) -> None:
-    mib = 2**20
-    kind, size, peak = (
-        ("CUDA bf16", 2, "peak allocated")
-        if device == "cuda"
-        else ("CPU float32", 4, "extra peak RSS")
-    )
+def relative_error(grad_file: str, reference) -> float:
+    import torch
+
+    grad = torch.load(grad_file).double()
+    return float((grad - reference).norm() / reference.norm())
+
+
+def goal(text: str, passed: bool) -> None:
+    print(f"  goal: {text}: {'PASS' if passed else 'FAIL'}", flush=True)
+
+
+def report(device: str, dtype: str, shape: tuple[int, int, int], runs: int) -> None:
+    tokens, hidden, vocab = shape
+    size = {"float32": 4, "bfloat16": 2}[dtype]
+    half = size == 2
+    cpu = device == "cpu"
     print(
-        f"{kind}, N={tokens}, H={hidden}, V={vocab}: logits {tokens * vocab * size / mib:.0f}"
+        f"{device.upper()} {dtype}, N={tokens}, H={hidden}, V={vocab}: logits "
+        f"{tokens * vocab * size / MIB:.0f} MiB, gradients {(tokens + vocab) * hidden * size / MIB:.0f}"
         f" MiB; forward + backward, 1 thread, fresh process per method, median of {runs}",
         flush=True,
     )
-    base = run("standard", device, tokens, hidden, vocab, runs)
-    for which in METHODS:
-        r = base if which == "standard" else run(which, device, tokens, hidden, vocab, runs)
-        print(
-            f"{which:>10}: {r['seconds']:6.2f} s ({r['seconds'] / base['seconds']:.2f}x), "
-            f"{peak} {r['peak'] / mib:7.0f} MiB "
-            f"({base['peak'] / max(r['peak'], 1):5.1f}x lower), loss {r['loss']:.6f}",
-            flush=True,
-        )
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        reference = None
+        if half and cpu:
+            import torch
+
+            path = os.path.join(folder, "reference.pt")
+            run("reference", device, dtype, path, shape, 0)
+            reference = torch.load(path).double()
+        for which in HALF_METHODS if half else FLOAT_METHODS:
+            path = os.path.join(folder, f"{which}.pt") if reference is not None else "-"
+            r = results[which] = run(which, device, dtype, path, shape, runs)
+            r["error"] = None if reference is None else relative_error(path, reference)
+            base = results["standard"]
+            line = (
+                f"{which:>10}: {r['seconds']:6.2f} s ({r['seconds'] / base['seconds']:.2f}x), "
+                f"{'extra peak RSS' if cpu else 'peak allocated'} {r['peak'] / MIB:6.0f} MiB "
+                f"({base['peak'] / max(r['peak'], 1):5.1f}x lower)"
+            )
+            if r["live"] is not None:
+                line += f", live tensors {r['live'] / MIB:6.0f} MiB"
+            if r["error"] is not None:
+                line += f", weight grad error {r['error']:.2e}"
+            print(f"{line}, loss {r['loss']:.6f}", flush=True)
+    if cpu:
+        check_goals(results, half, (tokens + vocab) * hidden * size)
+
+
+def check_goals(results: dict, half: bool, grads: int) -> None:
+    ours, base = results["lmloss"], results["standard"]
+    speed = ours["seconds"] / base["seconds"]
+    goal(f"lmloss time <= 1.0x standard: {speed:.2f}x", speed <= 1.0)
+    if not half:
+        lower = base["peak"] / ours["peak"]
+        goal(f"lmloss extra peak RSS >= 20x lower than standard: {lower:.1f}x", lower >= 20)
+        return
+    for name in ("peak", "live"):
+        ratio = ours[name] / grads
+        label = "extra peak RSS" if name == "peak" else "live-tensor peak"
+        goal(f"lmloss {label} <= 1.6x the gradients' size: {ratio:.2f}x", ratio <= 1.6)
+    ratio = ours["error"] / base["error"]
+    goal(f"lmloss weight grad error <= 2x standard's: {ratio:.2f}x", ratio <= 2)
 
 
 def main() -> None:
@@ -142,7 +227,7 @@ def main() -> None:
     parser.add_argument(
         "--big",
         action="store_true",
-        help="also N=8192, V=128256 (about 12 GiB for the standard path)",
+        help="also float32, N=8192, V=128256 (about 12 GiB for the standard path)",
     )
     parser.add_argument(
         "--device",
@@ -153,11 +238,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="timed calls per method")
     args = parser.parse_args()
     if args.device == "cuda":
-        report("cuda", 32768, 4096, 128256, args.runs)
+        report("cuda", "bfloat16", (32768, 4096, 128256), args.runs)
         return
-    report("cpu", 8192, 512, 32000, args.runs)
+    report("cpu", "float32", (8192, 512, 32000), args.runs)
+    report("cpu", "bfloat16", (8192, 2048, 32000), args.runs)
     if args.big:
-        report("cpu", 8192, 512, 128256, 1)
+        report("cpu", "float32", (8192, 512, 128256), 1)
 
 
 if __name__ == "__main__":
