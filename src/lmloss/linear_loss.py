@@ -29,8 +29,9 @@ __all__ = ["linear_causal_lm_loss"]
 _HALF = (torch.bfloat16, torch.float16)
 
 MIN_CHUNK_ROWS = 256
-"""Fewest tokens per chunk: the inner dimension of the weight gradient's product, which runs
-at memory speed over the whole ``(V, H)`` buffer when it is much smaller."""
+"""Fewest tokens per chunk, and words per chunk of the vocabulary. A chunk's tokens are the
+inner dimension of the product that adds it to a float32 or float64 weight gradient, which
+runs at memory speed over the whole ``(V, H)`` buffer when it is much smaller."""
 
 
 def linear_causal_lm_loss(
@@ -186,7 +187,8 @@ class _ChunkedHead(torch.autograd.Function):
     Each chunk does what transformers does for the whole batch: logits from the lm_head,
     upcast to float32 when they are half precision, log-softmax. The gradient of the logits
     (softmax minus one-hot, zero on ignored rows) goes back to the input's dtype, as autograd
-    does through ``.float()``. A chunk's logits take about as many bytes as ``hidden``.
+    does through ``.float()``. A chunk's logits, in the dtype they are computed in, take about
+    as many bytes as ``hidden`` (more if ``MIN_CHUNK_ROWS`` asks for more).
 
     The gradients are computed in forward into one buffer per input that needs one. A chunk
     of tokens gives whole rows of ``hidden``'s gradient (a product over the whole vocabulary)
@@ -195,7 +197,8 @@ class _ChunkedHead(torch.autograd.Function):
     added up chunk after chunk. Half-precision buffers would round each partial sum, so for
     them a second pass over chunks of the vocabulary recomputes those logits for all tokens,
     softmax from the first pass's logsumexp, and writes each row of the weight's gradient with
-    one product over all tokens: rounded once, as in the standard path, for one more product.
+    one product over all tokens: rounded once, as in the standard path, at the cost of
+    computing the logits twice.
     """
 
     @staticmethod
