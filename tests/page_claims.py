@@ -23,4 +23,6 @@ def assert_page_says(page: str, anchor: str, **phrases: str) -> None:
     assert set(phrases) == set(LANGUAGES), f"give the phrase in {sorted(LANGUAGES)}"
     for lang, phrase in phrases.items():
         said = section_prose(page, lang, anchor)
-        assert "".join(phrase.split()) in said, f"docs/{lang}/{page}#{anchor} no longer says {phrase!r}"
+        assert "".join(phrase.split()) in said, (
+            f"docs/{lang}/{page}#{anchor} no longer says {phrase!r}"
+        )

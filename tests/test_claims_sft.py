@@ -127,9 +127,7 @@ def test_claim_assistant_mask_trains_exactly_the_assistant_turns_and_their_end_o
     assert [ids[t] for t in ends] == [end, end]
 
 
-WARNING_NO_GENERATION = (
-    "return_assistant_tokens_mask==True but chat template does not contain `{% generation %}` keyword."
-)
+WARNING_NO_GENERATION = "return_assistant_tokens_mask==True but chat template does not contain `{% generation %}` keyword."
 
 
 def test_claim_transformers_warns_once_when_the_template_has_no_generation_block(page):
@@ -152,7 +150,10 @@ def test_claim_transformers_warns_once_when_the_template_has_no_generation_block
     try:
         for _ in range(2):
             page["tokenizer"].apply_chat_template(
-                page["chat"], chat_template=plain, tokenize=True, return_dict=True,
+                page["chat"],
+                chat_template=plain,
+                tokenize=True,
+                return_dict=True,
                 return_assistant_tokens_mask=True,
             )
     finally:
@@ -173,7 +174,11 @@ def test_claim_qwen_generation_prompt_ends_with_the_newline_TRL_trains(page):
     prompt = qwen.apply_chat_template(chat[:1], add_generation_prompt=True, tokenize=False)
     assert prompt.endswith("<|im_start|>assistant\n")
     trained = page["qwen"].decode(
-        [i for i, m in zip(page["qwen_chat"]["input_ids"], page["qwen_chat"]["assistant_masks"]) if m]
+        [
+            i
+            for i, m in zip(page["qwen_chat"]["input_ids"], page["qwen_chat"]["assistant_masks"])
+            if m
+        ]
     )
     assert trained.startswith("\n") and trained.endswith("<|im_end|>\n")
 
@@ -306,7 +311,9 @@ def test_claim_the_transformers_trainer_counts_num_items_in_batch_over_labels_fr
 
 
 @torch.no_grad()
-def test_claim_right_padding_needs_no_attention_mask_for_the_loss_but_left_padding_does(page, model):
+def test_claim_right_padding_needs_no_attention_mask_for_the_loss_but_left_padding_does(
+    page, model
+):
     """sft.md #batching: the causal mask hides trailing pads; the -100 labels keep them out."""
     assert_page_says(
         "sft.md",
