@@ -63,7 +63,8 @@ def head():
     return torch.nn.Linear(H, V, bias=False, dtype=torch.float64)
 
 
-SCALES = ("local mean", "sum / global count", "sum / global count * world")
+SCALES = ("local mean", "sum / global count",
+          "sum / global count * world")
 
 
 def ddp_grads(rank, world_size):
@@ -251,7 +252,8 @@ def train(rank, world_size, average_tokens):
     args = TrainingArguments(
         output_dir=tempfile.mkdtemp(), report_to="none", save_strategy="no",
         use_cpu=True, max_steps=1, logging_steps=1, disable_tqdm=True,
-        per_device_train_batch_size=2 // world_size,  # 2 rows per step
+        # 2 rows per micro-batch in all
+        per_device_train_batch_size=2 // world_size,
         gradient_accumulation_steps=2, train_sampling_strategy="sequential",
         average_tokens_across_devices=average_tokens)
     trainer = Trainer(model=LlamaForCausalLM(config), args=args,

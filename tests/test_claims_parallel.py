@@ -156,26 +156,32 @@ def test_claim_Trainer_on_two_gloo_processes_reproduces_one_process_only_with_th
     assert off[0] != one[0] and off[1] != one[1]
 
 
-def test_claim_without_the_rank_check_most_bad_ranks_get_a_wrong_shard_silently():
-    """shard_sequence's own narrow calls, without its range check: only a contiguous rank
-    >= world_size reaches an error; a negative rank, or any bad rank under load balancing,
-    quietly reads another part of the sequence."""
-    ids, world, size = torch.arange(10, 18), 2, 4
-    assert ids.narrow(0, -1 * size, size).tolist() == [14, 15, 16, 17]  # rank -1: rank 1's
-    with pytest.raises(RuntimeError, match="exceeds dimension size"):
-        ids.narrow(0, world * size, size)  # rank 2, contiguous
-    half, rank = size // 2, world  # load balanced: chunk rank and chunk 2 * world - 1 - rank
-    tail = 2 * world - 1 - rank
-    wrong = torch.cat([ids.narrow(0, rank * half, half), ids.narrow(0, tail * half, half)])
-    assert wrong.tolist() == [14, 15, 12, 13]
+def test_claim_without_the_rank_check_some_bad_ranks_get_another_shard_silently():
+    """shard_sequence's own narrow calls without its range check, 8 positions on 2 ranks:
+    most bad ranks raise, but rank -1 (contiguous) and ranks 2 and 3 (load balanced) quietly
+    read another part of the sequence."""
+    ids, world = torch.arange(8), 2
+
+    def contiguous(rank):
+        return ids.narrow(0, rank * 4, 4).tolist()
+
+    def balanced(rank):
+        tail = 2 * world - 1 - rank
+        return torch.cat([ids.narrow(0, rank * 2, 2), ids.narrow(0, tail * 2, 2)]).tolist()
+
+    assert contiguous(-1) == [4, 5, 6, 7]  # rank 1's shard
+    assert balanced(2) == [4, 5, 2, 3] and balanced(3) == [6, 7, 0, 1]
+    for shard, rank in ((contiguous, 2), (contiguous, 3), (balanced, 4), (balanced, -3)):
+        with pytest.raises((RuntimeError, IndexError)):
+            shard(rank)
     assert_page_says(
         "parallel.md",
         "errors",
-        en="a rank outside the world raises the `RuntimeError` of `narrow` only with contiguous "
-        "shards and a rank at least `world_size`; a negative rank, or any bad rank with "
-        "load balancing, quietly gets another part of the sequence",
-        zh="rank 越界时，只有连续切分且 rank 不小于 `world_size` 才会得到 `narrow` 的 "
-        "`RuntimeError`；负数 rank，或负载均衡切分下的任何越界 rank，都会悄悄拿到序列的另一段",
+        en="most bad ranks make `narrow` raise, but not all: with contiguous shards rank −1 "
+        "quietly gets the last shard, and with load balancing ranks `world_size` to "
+        "2 · world_size − 1 quietly get other chunks",
+        zh="越界的 rank 大多会让 `narrow` 报错，但不是全部：连续切分时 rank −1 会悄悄拿到最后一个分片，"
+        "负载均衡切分时 rank `world_size` 到 2 · world_size − 1 会悄悄拿到别的块",
     )
 
 
@@ -244,4 +250,21 @@ def test_claim_loss_parallel_needs_backward_inside_the_context_too():
         en="call `backward()` inside `loss_parallel()` too: outside it, backward raises a "
         "`RuntimeError`",
         zh="`backward()` 也要在 `loss_parallel()` 的作用范围内调用，放在外面会抛出 `RuntimeError`",
+    )
+
+
+def test_claim_not_every_transformers_model_accepts_the_loss_kwargs():
+    """LlamaForCausalLM's forward takes **kwargs; Qwen2.5-VL declares accepts_loss_kwargs=False,
+    and the Trainer then passes no num_items_in_batch and multiplies by nothing."""
+    from transformers import LlamaForCausalLM, Qwen2_5_VLForConditionalGeneration
+
+    forward = inspect.signature(LlamaForCausalLM.forward).parameters.values()
+    assert any(p.kind is inspect.Parameter.VAR_KEYWORD for p in forward)
+    assert Qwen2_5_VLForConditionalGeneration.accepts_loss_kwargs is False
+    assert_page_says(
+        "parallel.md",
+        "trainer",
+        en="as most transformers models do, though not all (Qwen2.5-VL, for one, sets "
+        "`accepts_loss_kwargs = False`)",
+        zh="transformers 的大多数模型都满足，但不是全部（例如 Qwen2.5-VL 设置了 `accepts_loss_kwargs = False`）",
     )

@@ -120,10 +120,15 @@ def test_vocab_parallel_in_one_process_equals_cross_entropy(reduction):
     torch.testing.assert_close(mine.grad, logits.grad, rtol=0, atol=1e-12)
 
 
-def test_vocab_parallel_mean_over_no_target_is_nan_like_cross_entropy():
-    logits, target = torch.randn(2, 3), torch.tensor([-100, -100])
+def test_vocab_parallel_mean_over_no_target_is_nan_with_a_zero_gradient_like_cross_entropy():
+    logits, target = torch.randn(2, 3, requires_grad=True), torch.tensor([-100, -100])
+    reference = logits.detach().clone().requires_grad_()
     got = vocab_parallel_cross_entropy(logits, target, vocab_start=0)
-    assert torch.isnan(got) and torch.isnan(F.cross_entropy(logits, target))
+    want = F.cross_entropy(reference, target)
+    assert torch.isnan(got) and torch.isnan(want)
+    got.backward()
+    want.backward()
+    assert torch.equal(logits.grad, reference.grad) and not reference.grad.any()
 
 
 def test_vocab_parallel_bfloat16_is_reduced_in_float32_and_returned_in_bfloat16():

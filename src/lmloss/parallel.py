@@ -161,7 +161,7 @@ def vocab_parallel_cross_entropy(
     checks the ranks' shards, forward takes three all-reduces of ``N`` numbers each: the
     maximum of each row (for a stable exponent), the target logit (given by the one rank whose
     columns hold the target, zero elsewhere) and the sum of the exponentials. The loss of a row
-    is ``log(sum_exp) - target_logit``. Backward needs no communication: the gradient of a
+    is ``log(sum_exp) - target_logit``. Its backward needs no communication: the gradient of a
     rank's columns is its part of ``softmax - one_hot(target)``.
 
     Args:
@@ -178,7 +178,9 @@ def vocab_parallel_cross_entropy(
     Returns:
         The same value on every rank as ``F.cross_entropy(full_logits, target,
         ignore_index=ignore_index, reduction=reduction)``, differentiable with respect to
-        ``local_logits``.
+        ``local_logits`` (with no target left, a nan mean and a zero gradient, as there).
+        Half-precision logits are reduced in float32, as transformers' loss upcasts them, so
+        the value is that of ``F.cross_entropy`` on their float32 copy, returned in their dtype.
 
     Raises:
         TypeError: If an argument has the wrong type (a non-float ``local_logits``, a
@@ -317,7 +319,8 @@ class _VocabParallelCrossEntropy(torch.autograd.Function):
         elif ctx.reduction == "sum":
             scale = grad_output.to(grad.dtype)
         else:
-            scale = grad_output.to(grad.dtype) / ctx.count
+            # no target: the loss is nan but, as in F.cross_entropy, the gradient is zero
+            scale = grad_output.to(grad.dtype) / max(ctx.count, 1)
         return (grad * scale).to(ctx.dtype), None, None, None, None, None
 
 
