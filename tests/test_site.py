@@ -346,3 +346,16 @@ def test_every_diagram_opens_on_its_own_when_tapped(built_site):
         images = re.findall(r'<img [^>]*src="([^"]+\.svg)"', html)
         linked = re.findall(r'<a class="diagram" href="([^"]+\.svg)"><img [^>]*src="\1"', html)
         assert linked == images, path
+
+
+SPHINX_ROLE = re.compile(r":(?:func|class|mod|meth|attr|data|exc|obj):(?:<code>|`)")
+
+
+def test_no_sphinx_role_text_reaches_a_page(built_site):
+    """mkdocstrings renders [`name`][identifier] as a link; a :func:`name` role as its text."""
+    shown = [
+        url_of(built_site, path)
+        for path in pages(built_site)
+        if SPHINX_ROLE.search(path.read_text(encoding="utf-8"))
+    ]
+    assert not shown, f"Sphinx role text on {shown}"

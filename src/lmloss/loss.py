@@ -1,6 +1,6 @@
 """The causal-LM loss of transformers' ``ForCausalLMLoss``, with clear errors.
 
-:func:`causal_lm_loss` computes the same value as ``ForCausalLMLoss`` from
+[`causal_lm_loss`][lmloss.causal_lm_loss] computes the same value as ``ForCausalLMLoss`` from
 ``transformers.loss.loss_utils`` (transformers 5.24), but checks its inputs first and says
 what is wrong in terms of the arguments, before torch raises a less readable error (or, on
 CUDA, a device-side assert). The checks only read the shapes and dtypes of the logits, never
@@ -101,7 +101,7 @@ def causal_lm_loss(
 
     The value is that of ``ForCausalLMLoss(logits, labels, vocab_size=V, ...)`` in transformers
     5.24 whenever that is a finite number: the labels are shifted one position to the left (see
-    :func:`shift_labels`), positions whose shifted label is ``ignore_index`` are skipped, and
+    [`shift_labels`][lmloss.shift_labels]), positions whose shifted label is ``ignore_index`` are skipped, and
     the negative log-probabilities of the others are averaged in float32. With
     ``num_items_in_batch`` their sum is divided by it instead (gradient accumulation).
 
