@@ -9,16 +9,34 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 # Material 9.8 prints an end-of-life banner on every build; the README says what it means.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve build test update-outputs verify-history bench lock clean
+.PHONY: serve build test page update-outputs verify-history bench lock clean
 
+# --dirty: an edit rebuilds the edited page only (docs/_hooks/site_preview.py); restart it after
+# editing mkdocs.yml or a snippet, which dirty builds do not carry to the other pages.
 serve: $(READY)
-	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+	$(BIN)/mkdocs serve --dirty --dev-addr 127.0.0.1:8000
 
 build: $(READY)
 	$(BIN)/mkdocs build --strict --site-dir site
 
+# On every core; each test file runs on one worker, so module fixtures (a browser, a snippet's
+# namespace) are set up once; the built site is shared by all workers (tests/docs_plugin.py).
+XDIST := -n auto --dist loadfile
+
 test: $(READY)
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST)
+
+# A writer's loop: every check of one page in both languages (PAGE is its name in docs/en/):
+# its code and outputs, notebook, claims, prose numbers, parity, nav, glossary, diagrams and
+# their alt text, typography, and a strict build of the site. `make page PAGE=loss`
+PAGE_TESTS := tests/test_snippets.py tests/test_notebooks.py tests/test_prose.py \
+	tests/test_parity.py tests/test_includes.py tests/test_nav.py tests/test_mode_diagrams.py \
+	tests/test_typography.py tests/test_quoted_code.py tests/test_site.py
+page: $(READY)
+	@test -n "$(PAGE)" || { echo "usage: make page PAGE=loss (a file name in docs/en/, no .md)"; exit 2; }
+	$(BIN)/pytest $(XDIST) -q --page $(PAGE) $(PAGE_TESTS) \
+		$(wildcard docs/en/$(PAGE).md docs/zh/$(PAGE).md \
+			tests/test_claims_$(firstword $(subst -, ,$(PAGE))).py)
 
 # Re-record the outputs that snippets and notebooks print; review the diff before committing.
 update-outputs: $(READY)
@@ -39,9 +57,11 @@ $(READY): $(LOCK) pyproject.toml
 verify-history: $(READY)
 	$(BIN)/python tests/history/verify_history.py --check
 
-# Time a cold strict build of the whole site (the README quotes its output).
+# Time a cold strict build of the whole site and a rebuild under `make serve` after a one-page
+# edit, each against its goal (the README quotes the output).
 bench: $(READY)
-	$(BIN)/python tests/benchmarks/build_time.py
+	$(BIN)/python tests/benchmarks/build_time.py; build=$$?; \
+	$(BIN)/python tests/benchmarks/serve_rebuild.py && exit $$build
 
 # Resolve pyproject.toml's dev dependencies afresh and pin every package in the lock file.
 lock:
@@ -52,4 +72,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) site .pytest_cache .hypothesis
+	rm -rf $(VENV) site .pytest_cache .hypothesis .cache

@@ -6,10 +6,12 @@ to ``tests/``.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -81,6 +83,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite the recorded outputs of snippets and notebooks from a fresh run",
     )
+    parser.addoption(
+        "--page",
+        metavar="NAME",
+        help="only the tests of one page (docs/en/NAME.md, its notebook and snippet), and the "
+        "tests that name no page (`make page PAGE=NAME`)",
+    )
+
+
+def _page_names(text: str) -> set[str]:
+    """The page, notebook and snippet names in a test id ("pad_basics.py" → "pad-basics")."""
+    return {word.replace("_", "-") for word in re.findall(r"[\w-]+", text)}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    page = config.getoption("--page")
+    if page is None:
+        return
+    docs = ROOT / "docs" / "en"
+    pages = {p.stem for p in [*docs.rglob("*.md"), *docs.rglob("*.ipynb")]}
+    pages |= {p.stem.replace("_", "-") for p in (ROOT / "snippets").glob("*.py")}
+    if page not in pages:
+        raise pytest.UsageError(f"--page {page}: no such page; pages: {sorted(pages)}")
+    other_pages = pages - {page}
+    kept, dropped = [], []
+    for item in items:
+        # A test whose id names other pages only (a parameter, or the page file it runs).
+        named = _page_names(item.nodeid.split("::", 1)[-1]) | _page_names(item.path.stem)
+        (dropped if named & other_pages and page not in named else kept).append(item)
+    config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
 
 
 @pytest.fixture(autouse=True)
@@ -101,12 +133,28 @@ REPO_URL = "https://github.com/lmloss/lmloss"
 
 
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory) -> BuiltSite:
-    """The whole site, built once per test session as `make build` builds it.
+def built_site(tmp_path_factory, worker_id) -> BuiltSite:
+    """The whole site, built once per test run as `make build` builds it.
 
     A repository URL is set, as in the Pages workflow, so that edit links are built too.
+    Under pytest-xdist the first worker to ask builds it and the others wait for that build
+    and share it (the lock file is in the run's temporary folder, which the workers share).
     """
-    root = tmp_path_factory.mktemp("site")
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent  # pytest-xdist gives each worker a folder inside the run's
+    root, log_file = shared / "built-site", shared / "built-site.log"
+    with open(shared / "built-site.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not log_file.exists():
+            log_file.write_text(_build(root), encoding="utf-8")
+    log = log_file.read_text(encoding="utf-8")
+    assert root.is_dir(), log
+    return BuiltSite(root, log, REPO_URL)
+
+
+def _build(root: Path) -> str:
+    """Builds the site into ``root``; returns the log, which says how it ended."""
     env = {
         **os.environ,
         "LMLOSS_REPO_URL": REPO_URL,
@@ -122,5 +170,6 @@ def built_site(tmp_path_factory) -> BuiltSite:
         timeout=300,
     )
     log = result.stdout + result.stderr
-    assert result.returncode == 0, log
-    return BuiltSite(root, log, REPO_URL)
+    if result.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)  # every test that uses the site fails with the log
+    return log

@@ -20,11 +20,18 @@ NOTEBOOKS = sorted(DOCS.glob("*/**/*.ipynb"))
 
 
 def _outputs(cell) -> list[tuple[str, str]]:
-    """What a reader sees of a code cell's outputs, as comparable text."""
-    seen = []
+    """What a reader sees of a code cell's outputs, as comparable text.
+
+    Adjacent pieces of one stream are joined, as a notebook viewer shows them: the kernel
+    sends a cell's printing in as many pieces as it happens to flush.
+    """
+    seen: list[tuple[str, str]] = []
     for output in cell.get("outputs", []):
         if output["output_type"] == "stream":
-            seen.append((output["name"], output["text"]))
+            if seen and seen[-1][0] == output["name"]:
+                seen[-1] = (output["name"], seen[-1][1] + output["text"])
+            else:
+                seen.append((output["name"], output["text"]))
         elif output["output_type"] in ("execute_result", "display_data"):
             seen.append(("text/plain", output["data"].get("text/plain", "")))
         else:  # an error: a notebook on the site must not raise
@@ -79,6 +86,15 @@ def test_the_kernel_cannot_import_lmloss(kernel_env):
     )
     NotebookClient(probe, timeout=60, kernel_name="python3").execute(env=kernel_env)
     assert _outputs(probe.cells[0]) == [("stdout", "No module named 'lmloss'\n")]
+
+
+def test_a_stream_sent_in_pieces_reads_as_one():
+    """sft.ipynb's cell 4 arrives in one piece or two, from run to run."""
+    pieces = [("stdout", "a\n"), ("stdout", "b\n"), ("stderr", "warning\n"), ("stdout", "c\n")]
+    cell = nbformat.v4.new_code_cell(
+        outputs=[nbformat.v4.new_output("stream", name=n, text=t) for n, t in pieces]
+    )
+    assert _outputs(cell) == [("stdout", "a\nb\n"), ("stderr", "warning\n"), ("stdout", "c\n")]
 
 
 def test_there_are_notebooks_in_both_languages():

@@ -6,8 +6,10 @@ the code is the same, and where the Chinese version prints something else, that 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from pathlib import Path
 
 import pytest
 
@@ -18,12 +20,18 @@ SNIPPET_FILES = sorted(SNIPPETS.glob("*.py"))
 MAX_COLUMNS = 76
 
 
+@functools.cache
+def printed(snippet: Path, lang: str = "en") -> dict[str, str]:
+    """What each section prints in ``lang``: run once per test session, for both tests below."""
+    return run_sections(snippet, lang)
+
+
 def test_there_are_snippets():
     assert SNIPPET_FILES, f"no snippet files in {SNIPPETS}"
 
 
 def _check_or_record(snippet, outputs: dict[str, str], lang: str, update: bool) -> None:
-    english = None if lang == "en" else run_sections(snippet)
+    english = None if lang == "en" else printed(snippet)
     for section, text in outputs.items():
         recorded = output_path(snippet, section, lang)
         # A translation is recorded only where it prints something else than the English.
@@ -47,7 +55,7 @@ def _check_or_record(snippet, outputs: dict[str, str], lang: str, update: bool) 
 @pytest.mark.parametrize("snippet", SNIPPET_FILES, ids=lambda p: p.name)
 def test_recorded_output_matches_a_fresh_run(snippet, request):
     update = request.config.getoption("--update-outputs")
-    outputs = run_sections(snippet)
+    outputs = printed(snippet)
     _check_or_record(snippet, outputs, "en", update)
     folder = OUTPUTS / snippet.stem
     if folder.is_dir():
@@ -60,7 +68,7 @@ def test_chinese_version_prints_what_is_recorded(snippet, request):
     """Only snippets whose printed strings are translated can print something else."""
     update = request.config.getoption("--update-outputs")
     if translation(snippet.stem, "zh").strings:
-        _check_or_record(snippet, run_sections(snippet, "zh"), "zh", update)
+        _check_or_record(snippet, printed(snippet, "zh"), "zh", update)
     else:
         assert not list((OUTPUTS / snippet.stem).glob("*.zh.txt")), "stale Chinese outputs"
 

@@ -5,6 +5,10 @@ language folder); adding a diagram means adding one entry to ``DIAGRAMS``. Each 
 snippet section of its page whose variables it draws (``snippets/<stem>.py``, run up to and
 including that section), so a diagram shows the tensors the page's code builds and prints,
 never a second, hand-typed copy of them.
+
+A drawn diagram is kept in the build cache (``build_cache.py``), keyed by the bytes of its
+snippet (or recorded output), of the hooks and of ``lmloss``: a build runs a snippet again only
+when one of them changed. The tests draw each diagram themselves (``DIAGRAMS[name](lang)``).
 """
 
 from __future__ import annotations
@@ -19,19 +23,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import torch
-import torch.nn.functional as F
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 sys.path.insert(0, str(Path(__file__).parent))
+from build_cache import cached, key  # noqa: E402
 from snippet_source import SNIPPETS, read_sections  # noqa: E402
-from lmloss.diagrams.parallel import shard_targets_svg  # noqa: E402
-from lmloss.diagrams.memory import memory_stages_svg  # noqa: E402
 
-from lmloss.diagrams import pad_pairs_svg, pad_svg, sft_batch_svg, shift_svg  # noqa: E402
+# torch and lmloss.diagrams are imported where a diagram is drawn, not here: a build that finds
+# every diagram in the cache (build_cache.py) never imports them (about a second).
 
 Variables = Mapping[str, Any]
 
@@ -43,6 +45,8 @@ def _run(stem: str, section: str, alone: bool, mtime: float) -> dict[str, Any]:
     names = [s.name for s in sections]
     if section not in names:
         raise ValueError(f"{path.name} has no section {section!r}; it has {names}")
+    import torch
+
     torch.manual_seed(0)  # as tests/snippet_sections.py runs the snippets
     random.seed(0)
     namespace: dict[str, Any] = {"__name__": "__snippet__"}
@@ -80,6 +84,12 @@ class Diagram:
         self.snippet, self.section, self.draw = snippet, section, draw
         self.alone, self.recorded = alone, recorded
 
+    def inputs(self) -> list[Path]:
+        """The files its drawing reads (besides the code, which build_cache keys on)."""
+        if self.recorded:
+            return [SNIPPETS / "output" / self.snippet / f"{self.section}.txt"]
+        return [SNIPPETS / f"{self.snippet}.py"]
+
     def __call__(self, lang: str) -> str:
         if self.recorded:  # draw(what the section printed, as recorded and tested, lang)
             output = SNIPPETS / "output" / self.snippet / f"{self.section}.txt"
@@ -98,6 +108,11 @@ def _pad(tensor: str, pad: str, mode: str = "constant", *, values: bool = False,
     """
 
     def draw(v: Variables, lang: str) -> str:
+        import torch
+        import torch.nn.functional as F
+
+        from lmloss.diagrams import pad_svg
+
         x, p = v[tensor], v[pad] if pick is None else v[pad][pick]
         fill = None if value is None else v[value]
         if result is not None and not torch.equal(F.pad(x, p, mode, fill), v[result]):
@@ -109,10 +124,17 @@ def _pad(tensor: str, pad: str, mode: str = "constant", *, values: bool = False,
 
 
 def _pairs(pick: int) -> Callable[[Variables, str], str]:
-    return lambda v, lang: pad_pairs_svg(tuple(v["a"].shape), v["PADS"][pick], lang=lang)
+    def draw(v: Variables, lang: str) -> str:
+        from lmloss.diagrams import pad_pairs_svg
+
+        return pad_pairs_svg(tuple(v["a"].shape), v["PADS"][pick], lang=lang)
+
+    return draw
 
 
 def _sft_labels(v: Variables, lang: str) -> str:
+    from lmloss.diagrams import sft_batch_svg
+
     # The short example is a prompt up to "Assistant:", then the response; the batch is
     # padded with the EOS token, the last token of every response.
     short = v["short"]
@@ -122,10 +144,34 @@ def _sft_labels(v: Variables, lang: str) -> str:
 
 
 def _labels(v: Variables, lang: str) -> str:
+    import torch
+    import torch.nn.functional as F
+
+    from lmloss.diagrams import pad_svg
+
     labels, pad, value = v["labels"], (0, 1), -100
     if not torch.equal(F.pad(labels, pad, value=value), v["padded"]):
         raise ValueError("the label diagram's F.pad(labels, (0, 1), value=-100) is not padded")
     return pad_svg(tuple(labels.shape), pad, lang=lang, values=labels, value=value)
+
+
+
+def _shift(v: Variables, lang: str) -> str:
+    from lmloss.diagrams import shift_svg
+
+    return shift_svg(v["tokens"], v["input_ids"][0], lang=lang)
+
+
+def _shards(v: Variables, lang: str) -> str:
+    from lmloss.diagrams.parallel import shard_targets_svg
+
+    return shard_targets_svg(v["ids"], v["world_size"], lang=lang)
+
+
+def _memory_stages(output: str, lang: str) -> str:
+    from lmloss.diagrams import memory_stages_svg
+
+    return memory_stages_svg(output, lang=lang)
 
 
 MODES = ("constant", "reflect", "replicate", "circular")
@@ -153,19 +199,14 @@ DIAGRAMS: dict[str, Diagram] = {
     # the diagram draws the same call and must equal the snippet's result.
     "pad-labels": Diagram("pad_edge_cases", "shift", _labels),
     # loss: the seed's sentence, which logits are scored against which shifted label.
-    "shift": Diagram("loss", "next_token",
-                     lambda v, lang: shift_svg(v["tokens"], v["input_ids"][0], lang=lang)),
+    "shift": Diagram("loss", "next_token", _shift),
     # sft: the short example padded by lmloss.sft.collate; prompt, response, padding.
     "sft-labels": Diagram("sft", "collate", _sft_labels),
     # parallel: which targets each rank keeps when it shifts its own shard.
-    "parallel-shards": Diagram(
-        "parallel", "cp_shards", alone=True,
-        draw=lambda v, lang: shard_targets_svg(v["ids"], v["world_size"], lang=lang)),
+    "parallel-shards": Diagram("parallel", "cp_shards", _shards, alone=True),
     # memory: the stages of the loss as the page's snippet measured them. Measuring at every
     # build would be slow; the recorded output is checked against a fresh run by the tests.
-    "memory-stages": Diagram(
-        "memory", "measure", recorded=True,
-        draw=lambda output, lang: memory_stages_svg(output, lang=lang)),
+    "memory-stages": Diagram("memory", "measure", _memory_stages, recorded=True),
 }
 
 
@@ -175,7 +216,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     lang = i18n.current_language
     prefix = "" if lang == i18n.default_language else f"{lang}/"
     for name, diagram in DIAGRAMS.items():
-        svg = File.generated(config, f"{lang}/diagrams/{name}.svg", content=diagram(lang))
+        content = cached("diagrams", key(f"{name}.{lang}.svg", diagram.inputs()),
+                         lambda diagram=diagram: diagram(lang))
+        svg = File.generated(config, f"{lang}/diagrams/{name}.svg", content=content)
         svg.dest_path = f"{prefix}diagrams/{name}.svg"
         svg.url = svg.dest_path
         files.append(svg)

@@ -9,21 +9,40 @@ taken from the Python modules that print and draw the same things (``lmloss.expl
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
-from lmloss import explain
-from lmloss.diagrams import pad, sft
+sys.path.insert(0, str(Path(__file__).parent))
+from build_cache import cached, key  # noqa: E402
 
 SOURCES = Path(__file__).resolve().parents[1] / "_explore"
+
+
+# lmloss is imported when a script is built, not here: a build that finds the scripts in the
+# cache (build_cache.py) never imports it, nor torch.
+def _pad_texts(lang: str) -> dict[str, Any]:
+    from lmloss import explain
+    from lmloss.diagrams import pad
+
+    return {"explain": explain._TEXT[lang], "pad": pad._TEXT[lang]}
+
+
+def _label_texts(lang: str) -> dict[str, Any]:
+    from lmloss.diagrams import sft
+
+    return {"sft": sft._TEXT[lang]}
+
+
 # Each generated file: the texts it starts with (per language) and its sources, in order.
-BUNDLES = {
-    "pad.js": (lambda lang: {"explain": explain._TEXT[lang], "pad": pad._TEXT[lang]},
-               ("pad-rules.js", "pad-view.js", "pad-ui.js")),
-    "labels.js": (lambda lang: {"sft": sft._TEXT[lang]}, ("labels-rules.js", "labels-ui.js")),
+BUNDLES: dict[str, tuple[Callable[[str], dict[str, Any]] | None, tuple[str, ...]]] = {
+    "pad.js": (_pad_texts, ("pad-rules.js", "pad-view.js", "pad-ui.js")),
+    "labels.js": (_label_texts, ("labels-rules.js", "labels-ui.js")),
     "explore.css": (None, ("explore.css",)),
 }
 
@@ -43,8 +62,11 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     i18n = config.plugins["i18n"]
     lang = i18n.current_language
     prefix = "" if lang == i18n.default_language else f"{lang}/"
-    for name in BUNDLES:
-        generated = File.generated(config, f"{lang}/explore/{name}", content=bundle(name, lang))
+    for name, (_, sources) in BUNDLES.items():
+        inputs = [SOURCES / source for source in sources]
+        content = cached("explorers", key(f"{name}.{lang}", inputs),
+                         lambda name=name: bundle(name, lang))
+        generated = File.generated(config, f"{lang}/explore/{name}", content=content)
         generated.dest_path = f"{prefix}explore/{name}"
         generated.url = generated.dest_path
         files.append(generated)

@@ -7,18 +7,46 @@ ids for Chinese headings, and scripts that load MathJax or mermaid from a CDN.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import posixpath
 import re
+import sys
+from collections.abc import Callable
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
+from mkdocs_jupyter import convert
 from mkdocs_jupyter.plugin import NotebookFile
 from pymdownx.slugs import slugify
+
+sys.path.insert(0, str(Path(__file__).parent))
+from build_cache import cached, key  # noqa: E402
+
+
+# nbconvert renders a notebook twice per build, as HTML for the page and as Markdown for its
+# table of contents: about a second for the six notebooks. Keep both in the build cache, keyed
+# by the notebook's bytes and the options (and by the installed nbconvert and mkdocs-jupyter, as
+# every entry is). mkdocs-jupyter's own cache is off (mkdocs.yml): its two language builds
+# evict each other's entries, and its key leaves out the versions.
+def _cached(render: Callable[..., str]) -> Callable[..., str]:
+    render = getattr(render, "__wrapped__", render)  # serve loads this hook again on each build
+
+    @functools.wraps(render)
+    def cached_render(nb_path: str, **options: Any) -> str:
+        entry = key(render.__name__, [Path(nb_path)], repr(sorted(options.items())))
+        return cached("notebooks", entry, lambda: render(nb_path, **options))
+
+    return cached_render
+
+
+convert.nb2html = _cached(convert.nb2html)
+convert.nb2md = _cached(convert.nb2md)
 
 # The slug function the Markdown pages use (mkdocs.yml, toc.slugify).
 _slugify = slugify(case="lower")

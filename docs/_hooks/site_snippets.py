@@ -22,10 +22,12 @@ from snippet_source import OUTPUTS, SNIPPETS, read_sections  # noqa: E402
 _INCLUDE = re.compile(r'^(?P<indent> *)--8<-- "(?P<file>[^":]+)(?::(?P<section>[\w-]+))?"\s*$', re.M)
 
 
-def _include(match: re.Match[str], lang: str) -> str:
+def _include(match: re.Match[str], lang: str, read: dict[str, dict[str, str]]) -> str:
     file, section, indent = match["file"], match["section"], match["indent"]
     if file.endswith(".py"):
-        sections = {s.name: s.code for s in read_sections(SNIPPETS / file, lang)}
+        if file not in read:  # translated once per page, not once per include
+            read[file] = {s.name: s.code for s in read_sections(SNIPPETS / file, lang)}
+        sections = read[file]
         if section not in sections:
             raise ValueError(f"{file} has no section {section!r}; it has {sorted(sections)}")
         return "".join(indent + line if line.strip() else line
@@ -41,4 +43,5 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     lang = config.plugins["i18n"].current_language
     if lang == "en":
         return markdown
-    return _INCLUDE.sub(lambda m: _include(m, lang), markdown)
+    read: dict[str, dict[str, str]] = {}
+    return _INCLUDE.sub(lambda m: _include(m, lang, read), markdown)

@@ -1,9 +1,11 @@
-"""Times the rebuild `mkdocs serve` does after one page is edited (both languages).
+"""Times the rebuild `make serve` does after one page is edited (both languages).
 
 Usage: .venv/bin/python tests/benchmarks/serve_rebuild.py [EDITS]
-Serves a copy of the site's sources (the working tree is not touched), edits one page EDITS
-times, and reports the time from each save to the server's "Reloading browsers" line.
-Budget (issue 6): under 3 s on a 2-core machine.
+Serves a copy of the site's sources (the working tree is not touched) as `make serve` does
+(``mkdocs serve --dirty``), edits one page EDITS times, and reports the time from each save to
+the server's "Reloading browsers" line. The copy starts with the build cache of the working
+tree, as a writer's checkout has it.
+Goal (issue 18): at most 1 s on a 2-core machine; exits 1 above it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BUDGET_SECONDS = 3.0
+GOAL_SECONDS = 1.0
 
 
 def _free_port() -> int:
@@ -47,12 +49,14 @@ def main() -> None:
     edits = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp)
-        for name in ("mkdocs.yml", "docs", "snippets"):
+        for name in ("mkdocs.yml", "docs", "snippets", ".cache/build"):
             source = ROOT / name
-            (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / name)
+            if source.exists():
+                (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / name)
         page = copy / "docs" / "en" / "pad-basics.md"
+        port = _free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{_free_port()}"],
+            [sys.executable, "-m", "mkdocs", "serve", "--dirty", "--dev-addr", f"127.0.0.1:{port}"],
             cwd=copy,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -74,11 +78,14 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
+    median = statistics.median(times)
+    verdict = "met" if median <= GOAL_SECONDS else "MISSED"
     print(
-        f"rebuild under mkdocs serve after editing one page, {edits} edits on {os.cpu_count()} cores: "
-        f"median {statistics.median(times):.2f} s, min {min(times):.2f} s, max {max(times):.2f} s "
-        f"(budget {BUDGET_SECONDS:.0f} s)"
+        f"rebuild under make serve after editing one page, {edits} edits on {os.cpu_count()} cores: "
+        f"median {median:.2f} s, min {min(times):.2f} s, max {max(times):.2f} s "
+        f"(goal {GOAL_SECONDS:.0f} s: {verdict})"
     )
+    sys.exit(median > GOAL_SECONDS)
 
 
 if __name__ == "__main__":
