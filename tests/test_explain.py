@@ -151,3 +151,39 @@ def test_explain_module_does_not_import_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert completed.stdout.strip() == "Result: (2,) → (4,). False"
+
+
+def test_explain_docstring_says_what_the_module_imports_truthfully() -> None:
+    # The file imports no torch (test above), but lmloss.padding, its import, loads the package.
+    doc = " ".join(lmloss.explain.__doc__.split())
+    assert "this module does not import torch." not in doc
+    assert "does not import torch itself" in doc and "the lmloss package does" in doc
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize(
+    ("shape", "pad", "note"),
+    [
+        ((2, 4), (3, -3), True),
+        ((1, 4), (-4, 1), True),
+        ((2, 4), (-1, 2), False),
+        ((1, 4), (1, 1), False),
+    ],
+)
+def test_explain_warns_when_circular_wraps_more_than_cropping_keeps(lang, shape, pad, note) -> None:
+    # pad_shape returns a shape for these calls, as torch does, but torch copies between
+    # overlapping parts of its output: a wrap of the kept values it is not.
+    text = explain_pad(shape, pad, "circular", lang=lang)
+    marker = {"en": "overlapping parts of its output", "zh": "相互重叠的部分"}[lang]
+    assert (marker in text) is note
+    x = torch.arange(torch.Size(shape).numel()).reshape(shape)
+    kept = x[..., max(-pad[0], 0) : shape[-1] - max(-pad[1], 0)]
+    wrapped = max(pad)
+    assert (kept.shape[-1] < wrapped) is note
+    torch.use_deterministic_algorithms(True)  # fills what torch never writes with int64's max
+    try:
+        out = F.pad(x, pad, mode="circular")
+    finally:
+        torch.use_deterministic_algorithms(False)
+    if note:
+        assert torch.iinfo(torch.int64).max in out.flatten().tolist()

@@ -58,6 +58,79 @@ def test_bool_size_in_shape_counts_as_one_like_torch_empty() -> None:
     assert torch_padded_shape((2, True), (1, 1), "constant") == (2, 3)
 
 
+@pytest.mark.parametrize(
+    ("shape", "pad"),
+    [((True, 2), (1, 1)), ((True,), (1, 1)), ((2, 2), (True, 1)), ((2, 2), [True, 0, 1, 1])],
+)
+def test_bool_in_the_first_position_is_rejected_as_torch_rejects_it(shape, pad) -> None:
+    # torch's argument parser decides "tuple of ints" from element 0, so only there is a bool
+    # an error (torch.empty for shape, F.pad for pad).
+    assert torch_padded_shape(shape, pad, "constant") is None
+    with pytest.raises(TypeError, match=r"bool .*first position"):
+        pad_shape(shape, pad)
+
+
+@pytest.mark.parametrize(
+    ("shape", "pad", "expected"),
+    [
+        ((2, 2), (1, True), (2, 4)),
+        ((2, 2), [1, 1, True, False], (3, 4)),
+        ((2, True), (1, 1), (2, 3)),
+    ],
+)
+def test_bool_after_the_first_position_counts_as_an_int_as_in_torch(shape, pad, expected) -> None:
+    assert torch_padded_shape(shape, pad, "constant") == expected
+    assert pad_shape(shape, pad) == expected
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("shape", "pad", "argument"),
+    [
+        ((4,), (2**63, 0), "pad"),
+        ((4,), (0, INT64_MIN - 1), "pad"),
+        ((2, 2**63), (1, 1), "shape"),
+    ],
+)
+def test_an_entry_outside_int64_is_rejected_like_torch(shape, pad, argument) -> None:
+    # torch's parser cannot unpack a Python int outside int64 (meta tensors: no memory used).
+    with pytest.raises(TypeError, match="Overflow when unpacking long long"):
+        F.pad(torch.empty(shape, device="meta"), pad)
+    with pytest.raises(ValueError, match=rf"^{argument} must contain ints that fit int64"):
+        pad_shape(shape, pad)
+
+
+def test_a_padded_size_beyond_int64_is_rejected_as_torch_rejects_it() -> None:
+    # torch adds the entries in int64, so the sum wraps around to a negative size and it raises.
+    with pytest.raises(RuntimeError, match="negative output size"):
+        F.pad(torch.empty(4, device="meta"), (2**62, 2**62))
+    with pytest.raises(ValueError, match=r"^pad must not make a dimension larger than int64 holds"):
+        pad_shape((4,), (2**62, 2**62))
+    assert pad_shape((4,), (INT64_MAX - 4, 0)) == (INT64_MAX,)
+
+
+def test_docstring_says_what_the_module_imports_truthfully() -> None:
+    doc = " ".join(lmloss.padding.__doc__.split())
+    assert "without importing torch" not in doc
+    assert "does not import torch itself" in doc and "the lmloss package does" in doc
+    completed = subprocess.run(
+        [sys.executable, "-c", "import sys, lmloss.padding; print('torch' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert completed.stdout.strip() == "True"  # through lmloss/__init__
+
+
+def test_docstring_states_torchs_bool_rule_not_a_blanket_one() -> None:
+    doc = " ".join(pad_shape.__doc__.split())
+    assert "Like ``torch.empty``, ``shape`` accepts ``bool`` sizes" not in doc
+    assert "``pad`` rejects ``bool`` entries" not in doc
+    assert "a ``bool`` in the first position of ``shape`` or ``pad`` is rejected" in doc
+
+
 def test_constant_mode_pads_nothing_on_a_rank_0_shape() -> None:
     assert pad_shape((), ()) == ()
     assert torch_padded_shape((), (), "constant") == ()
@@ -123,9 +196,15 @@ ERROR_CASES = [
     ),
     pytest.param(
         (2, 3), (True, False), "constant",
-        TypeError, "pad must contain ints (bool is rejected, as F.pad does), got bool at index 0: (True, False)",
-        TypeError, "found element of type bool",
-        id="pad-entry-bool",
+        TypeError, "pad must not have a bool in the first position (F.pad's parser rejects it there, and reads a later bool as an int), got (True, False)",
+        TypeError, "found element of type bool at pos 0",
+        id="pad-bool-first",
+    ),
+    pytest.param(
+        (True, 3), (1, 1), "constant",
+        TypeError, "shape must not have a bool in the first position (torch.empty's parser rejects it there, and reads a later bool as an int), got (True, 3)",
+        TypeError, "found element of type bool at pos 0",
+        id="shape-bool-first",
     ),
     pytest.param(
         (2, 3), [1, 1.5], "constant",

@@ -1,10 +1,12 @@
 """A plain-language account of an ``F.pad`` call, dimension by dimension, in English or Chinese.
 
-Like ``lmloss.padding``, this module does not import torch.
+Like ``lmloss.padding``, it works on shapes alone and does not import torch itself (the lmloss
+package does, for its other helpers).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +30,9 @@ _TEXT: dict[str, dict[str, Any]] = {
         "sides": ("start", "end"),
         "kept": "- dim {neg} (dim {pos}): not reached, keeps size {size}",
         "result": "Result: {shape} → {result}.",
+        "overlap": "Note: pad[{a}:{b}] wraps {wrapped} values but cropping keeps {kept}; the "
+        "shape is right, but torch copies between overlapping parts of its output, so the "
+        "values depend on the order of the copy and may be memory it never wrote.",
     },
     "zh": {
         "head": "F.pad(x, {pad}, mode={mode!r}) 作用于形状 {shape}：{summary}。",
@@ -45,6 +50,8 @@ _TEXT: dict[str, dict[str, Any]] = {
         "sides": ("开头", "末尾"),
         "kept": "- dim {neg}（dim {pos}）：填充元组没有涉及，长度保持 {size}",
         "result": "结果：{shape} → {result}。",
+        "overlap": "注意：pad[{a}:{b}] 要循环 {wrapped} 个值，裁剪后却只留下 {kept} 个；形状没有错，"
+        "但 torch 会在输出中相互重叠的部分之间复制，结果取决于复制的顺序，还可能是从未写入的内存。",
     },
 }
 
@@ -71,7 +78,9 @@ def explain_pad(
     the last dimension, the next for the one before, and so on. Each line names the slice of
     ``pad`` that forms the pair, the dimension it pads (negative and positive index), what it
     adds (or, for a negative entry, crops) at the start and the end, and the resulting size.
-    Dimensions the tuple does not reach are listed as kept. The sizes are those of
+    Dimensions the tuple does not reach are listed as kept. In ``"circular"`` mode a note follows
+    when a pair wraps more values than its cropping keeps: torch returns a tensor of the right
+    shape whose values are unusable. The sizes are those of
     [`lmloss.pad_shape`][lmloss.pad_shape], which validates the arguments first.
 
     Args:
@@ -138,4 +147,19 @@ def explain_pad(
     for pos in range(rank - 1 - pairs, -1, -1):
         lines.append(text["kept"].format(neg=pos - rank, pos=pos, size=sizes[pos]))
     lines.append(text["result"].format(shape=sizes, result=result))
+    if mode == "circular" and math.prod(result):
+        lines.extend(_overlap_notes(text, sizes, entries))
     return "\n".join(lines)
+
+
+def _overlap_notes(text: dict, sizes: tuple[int, ...], entries: tuple[int, ...]) -> list[str]:
+    # pad_shape lets these through, as torch does (cases 7 and 8 of the edge-cases page).
+    notes = []
+    for pair in range(len(entries) // 2):
+        left, right = entries[2 * pair : 2 * pair + 2]
+        wrapped, kept = max(left, right), sizes[-1 - pair] + min(left, right, 0)
+        if kept < wrapped:
+            notes.append(
+                text["overlap"].format(a=2 * pair, b=2 * pair + 2, wrapped=wrapped, kept=kept)
+            )
+    return notes

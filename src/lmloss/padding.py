@@ -1,8 +1,9 @@
-"""The output shape of ``torch.nn.functional.pad``, computed without torch.
+"""The output shape of ``torch.nn.functional.pad``, computed by arithmetic on the shape.
 
 ``pad_shape`` reproduces the shape arithmetic and the validation rules of torch 2.13 in pure
-Python, so that docs and callers can predict (and explain) a padded shape without allocating a
-tensor, and without importing torch.
+Python, so that docs and callers can predict (and explain) a padded shape without creating a
+tensor. This module does not import torch itself (the lmloss package does, for its other
+helpers, so ``import lmloss.padding`` still loads torch).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 _MODES = ("constant", "reflect", "replicate", "circular")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # the range of torch's int64 sizes and entries
 
 
 class _PaddedDim(NamedTuple):
@@ -56,8 +58,10 @@ def pad_shape(shape: Sequence[int], pad: Sequence[int], mode: str = "constant") 
       cropping leaves (unless it leaves none) when every output dimension before the padded
       one has size 1.
 
-    Like ``torch.empty``, ``shape`` accepts ``bool`` sizes (``True`` counts as 1); like
-    ``F.pad``, ``pad`` rejects ``bool`` entries.
+    Entries are read as torch's argument parser reads them: every entry of ``shape`` and ``pad``
+    must fit ``int64``, and a ``bool`` in the first position of ``shape`` or ``pad`` is rejected
+    (as ``torch.empty`` and ``F.pad`` reject it), while a later ``bool`` counts as an int
+    (``True`` is 1). Memory is not checked: a shape too large to allocate is still returned.
 
     Args:
         shape: The input shape: a sequence of non-negative ints, such as a tuple or a
@@ -71,8 +75,9 @@ def pad_shape(shape: Sequence[int], pad: Sequence[int], mode: str = "constant") 
     Raises:
         TypeError: If ``shape``, ``pad`` or ``mode`` has the wrong type, or an entry of
             ``shape`` or ``pad`` is not an int.
-        ValueError: If ``F.pad`` would raise for these arguments, if ``shape`` has a negative
-            size, or if a padded size would be negative (torch 2.13's reflect kernel returns
+        ValueError: If ``F.pad`` would raise for these arguments (an entry or a padded size
+            beyond ``int64`` included), if ``shape`` has a negative size, or if a padded size
+            would be negative (torch 2.13's reflect kernel returns
             such a broken tensor for a 4D shape with an empty batch instead of raising). The
             message names the argument, the rule and the offending values.
 
@@ -124,7 +129,7 @@ def _checked_shape(shape: object) -> tuple[int, ...]:
             f"shape must be a sequence of ints such as a tuple or torch.Size, "
             f"got {type(shape).__name__}: {shape!r}"
         )
-    sizes = tuple(_as_int(size, "shape", index, shape) for index, size in enumerate(shape))
+    sizes = _as_ints(shape, "shape", "torch.empty")
     for index, size in enumerate(sizes):
         if size < 0:
             raise ValueError(
@@ -140,14 +145,27 @@ def _checked_pad(pad: object) -> tuple[int, ...]:
             f"pad must be a tuple or list of ints, as F.pad requires, "
             f"got {type(pad).__name__}: {pad!r}"
         )
-    for index, entry in enumerate(pad):
-        # bool is an int subclass, but F.pad's parser refuses it (torch.empty accepts it).
-        if isinstance(entry, bool):
-            raise TypeError(
-                f"pad must contain ints (bool is rejected, as F.pad does), "
-                f"got bool at index {index}: {tuple(pad)}"
+    return _as_ints(pad, "pad", "F.pad")
+
+
+def _as_ints(container: Sequence[object], argument: str, parser: str) -> tuple[int, ...]:
+    # torch's parser decides "a tuple of ints" from element 0, where a bool (an int subclass)
+    # fails; later bools pass as ints.
+    if len(container) and isinstance(container[0], bool):
+        raise TypeError(
+            f"{argument} must not have a bool in the first position ({parser}'s parser rejects "
+            f"it there, and reads a later bool as an int), got {tuple(container)}"
+        )
+    ints = tuple(
+        _as_int(value, argument, index, container) for index, value in enumerate(container)
+    )
+    for index, value in enumerate(ints):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise ValueError(
+                f"{argument} must contain ints that fit int64 ({_INT64_MIN} to {_INT64_MAX}), "
+                f"as {parser} requires, got {value} at index {index}: {ints}"
             )
-    return tuple(_as_int(entry, "pad", index, pad) for index, entry in enumerate(pad))
+    return ints
 
 
 def _as_int(value: object, argument: str, index: int, container: Sequence[object]) -> int:
@@ -189,6 +207,12 @@ def _padded_dims(sizes: tuple[int, ...], pad: tuple[int, ...]) -> list[_PaddedDi
 def _apply(sizes: tuple[int, ...], padded: list[_PaddedDim]) -> tuple[int, ...]:
     result = list(sizes)
     for dim in padded:
+        # torch adds in int64, so a larger sum wraps around to a negative size and fails.
+        if dim.result > _INT64_MAX:
+            raise ValueError(
+                f"pad must not make a dimension larger than int64 holds ({_INT64_MAX}), "
+                f"got {dim.describe()}, which gives {dim.result}"
+            )
         result[dim.dim] = dim.result
     return tuple(result)
 
