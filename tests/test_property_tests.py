@@ -129,31 +129,11 @@ def unvaried(helpers: dict[str, inspect.Signature], sources: list[str]) -> list[
 
 # Parameters a property test does not vary, each with its reason. Keep this list short.
 NOT_VARIED = {"lang": "the language of the text only; the text tests cover both"}
-# Found when this check was written (issue 16); each is a property test to write.
-_TO_WRITE = "no property test passes it yet (issue 16): vary it, then take it off this list"
-KNOWN_UNVARIED = dict.fromkeys(
-    [
-        "causal_lm_loss(ignore_index)",
-        "collate(ignore_index)",
-        "count_loss_tokens(ignore_index)",
-        "linear_causal_lm_loss(ignore_index)",
-        "pack(ignore_index)",
-        "pad_pairs_svg(mode)",
-        "shift_labels(ignore_index)",
-    ],
-    _TO_WRITE,
-)
 
 
 def test_property_tests_vary_every_argument_of_the_helpers_they_test():
     found = unvaried(_helpers(), [p.read_text(encoding="utf-8") for p in TEST_FILES])
-    left = [f for f in found if f not in KNOWN_UNVARIED]
-    assert not left, f"vary these in a property test: {left}"
-
-
-@pytest.mark.xfail(reason="the arguments in KNOWN_UNVARIED are not varied yet", strict=True)
-def test_no_argument_is_left_unvaried():
-    assert not unvaried(_helpers(), [p.read_text(encoding="utf-8") for p in TEST_FILES])
+    assert not found, f"vary these in a property test: {found}"
 
 
 def test_the_audit_finds_an_argument_no_property_test_varies():
