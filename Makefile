@@ -29,9 +29,11 @@ test: $(READY)
 # A writer's loop: every check of one page in both languages (PAGE is its name in docs/en/):
 # its code and outputs, notebook, claims, prose numbers, parity, nav, glossary, diagrams and
 # their alt text, typography, and a strict build of the site. `make page PAGE=loss`
+# (The checks of the built site's links, weights and scripts run in `make test`.)
 PAGE_TESTS := tests/test_snippets.py tests/test_notebooks.py tests/test_prose.py \
 	tests/test_parity.py tests/test_includes.py tests/test_nav.py tests/test_mode_diagrams.py \
-	tests/test_typography.py tests/test_quoted_code.py tests/test_site.py
+	tests/test_typography.py tests/test_quoted_code.py \
+	tests/test_site.py::test_strict_build_prints_no_warning
 page: $(READY)
 	@test -n "$(PAGE)" || { echo "usage: make page PAGE=loss (a file name in docs/en/, no .md)"; exit 2; }
 	$(BIN)/pytest $(XDIST) -q --page $(PAGE) $(PAGE_TESTS) \
