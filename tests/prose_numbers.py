@@ -19,7 +19,7 @@ NOT_OUTPUTS = {
         r"\b\d+\.\d+\.\d+\b"
         r"|(?:transformers|torch|PyTorch|TRL|trl|Python|Material|MkDocs|NumPy|version|v)"
         r"\s*\d+(?:\.\d+)+(?:\s*(?:,|and|or|to|和|或|到|至|、)\s*\d+(?:\.\d+)+)*"
-        r"|(?:[Ss]ince|[Uu]ntil|[Bb]efore|[Aa]fter|[Ff]rom|自|从|到|至|于)\s*\d+\.\d{1,2}(?!\d|\.\d)"
+        r"|(?:[Ss]ince|[Uu]ntil|[Bb]efore|[Aa]fter|[Ff]rom|自|从|(?<![得达])到|至|于)\s*\d+\.\d{1,2}(?!\d|\.\d)"
         r"|\d+\.\d+\s*(?:起|版|之前|之后|以前|以后|开始)"
         r"|(?:removed|added|deprecated|introduced|changed|fixed|released) in \d+\.\d+"
         r"|\d+\.\d+\s*(?:中|里)?(?:移除|删除|加入|引入|弃用)"
@@ -103,6 +103,27 @@ def stated(text: str) -> list[tuple[int, str]]:
 def stated_numbers(text: str) -> list[str]:
     """Shapes and numbers stated in prose text, in order, escapes left out."""
     return [token for _, token in stated(text)]
+
+
+# --- versions --------------------------------------------------------------------------------
+
+_VERSION_MENTION = re.compile(NOT_OUTPUTS["a version"], re.M)
+_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?")
+LIBRARIES = {"torch": "torch", "pytorch": "torch", "transformers": "transformers", "trl": "trl",
+             "python": "python", "material": "mkdocs-material", "mkdocs": "mkdocs",
+             "numpy": "numpy"}  # fmt: skip
+
+
+def stated_versions(text: str) -> list[tuple[str | None, str]]:
+    """``(library, version)`` of each version ``text`` states, in the words the number check
+    escapes as versions (``NOT_OUTPUTS``): ``TRL 1.16`` is ``("trl", "1.16")``; a version with
+    no library before it (``from 5.10.1 on``, ``4.46.2 to 5.9.0``) has library None."""
+    found = []
+    for mention in _VERSION_MENTION.finditer(text):
+        word = re.match(r"[A-Za-z]+", mention[0])
+        library = LIBRARIES.get(word[0].lower()) if word else None
+        found += [(library, version) for version in _VERSION.findall(mention[0])]
+    return found
 
 
 # --- which quantity a number is ----------------------------------------------------------------

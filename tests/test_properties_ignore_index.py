@@ -166,7 +166,7 @@ def test_pairs_diagram_draws_the_shape_each_mode_gives(shape, data, mode):
     pad = tuple(data.draw(st.lists(st.integers(-2, 3), min_size=2 * pairs, max_size=2 * pairs)))
     try:
         result = pad_shape(shape, pad, mode)
-    except (ValueError, NotImplementedError) as error:  # torch rejects this call: so does the drawing
+    except (ValueError, NotImplementedError) as error:  # torch rejects it: so does the drawing
         with pytest.raises(type(error)):
             pad_pairs_svg(shape, pad, mode=mode)
         return

@@ -41,6 +41,7 @@ from page_structure import (
     MARKDOWN_PAGES,
     NOTEBOOKS,
     OUTPUT_TITLE,
+    ROOT,
     Section,
     language,
     notebook_cells,
@@ -60,6 +61,7 @@ from prose_numbers import (
     printed_values,
     stated,
     stated_numbers,
+    stated_versions,
     value,
 )
 
@@ -317,6 +319,90 @@ def test_numbers_in_notebook_text_are_shown_by_their_section(path):
     assert not found, f"{page_id(path)} (line = line of its Markdown):\n" + "\n".join(
         map(str, found)
     )
+
+
+# --- versions ---------------------------------------------------------------------------------
+
+# Versions a page may state besides the pinned ones and the history table's releases, each
+# with its reason. Keep this list short.
+OTHER_VERSIONS: dict[tuple[str | None, str], str] = {}
+
+
+def _release(version: str) -> list[str]:
+    """A release and its major.minor: ``2.13.0+cpu`` is stated as 2.13.0 or 2.13."""
+    version = version.partition("+")[0]
+    return [version, ".".join(version.split(".")[:2])]
+
+
+def known_versions() -> dict[str | None, set[str]]:
+    """The versions a page may state, by library: those pinned (``.ci/requirements.lock``, and
+    ``requires-python`` in pyproject.toml), those a recorded measurement ran with (its
+    ``Software:`` line), and, for transformers and for a version that names no library, the
+    releases of the loss page's history table (read from the released wheels)."""
+    known: dict[str | None, set[str]] = {}
+    lock = (ROOT / ".ci" / "requirements.lock").read_text(encoding="utf-8")
+    for name, version in re.findall(r"^([\w.-]+)==(\S+)", lock, re.M):
+        known.setdefault(name.lower(), set()).update(_release(version))
+    python = re.search(
+        r'requires-python\s*=\s*">=\s*([\d.]+)"', (ROOT / "pyproject.toml").read_text()
+    )
+    known["python"] = {python[1]}
+    for record in (ROOT / "snippets" / "recorded").glob("*.txt"):
+        software = re.search(r"^Software:(.*(?:\n .*)*)", record.read_text(encoding="utf-8"), re.M)
+        for name, version in re.findall(
+            r"(\w+) (\d+\.\d+(?:\.\d+)?)", software[1] if software else ""
+        ):
+            known.setdefault(name.lower(), set()).update(_release(version))
+    history = (ROOT / "snippets" / "history" / "transformers_loss.txt").read_text(encoding="utf-8")
+    releases = set(re.findall(r"^(\d+\.\d+\.\d+)\s", history, re.M))
+    known["transformers"] = known.get("transformers", set()) | releases
+    known[None] = releases | set().union(
+        *(known[name] for name in ("torch", "transformers", "trl"))
+    )
+    return known
+
+
+def version_errors(text: str, known: dict[str | None, set[str]]) -> list[str]:
+    """``library version`` of each version stated in ``text`` that is neither pinned, nor
+    recorded, nor a release of the history table, nor in ``OTHER_VERSIONS``."""
+    return [
+        f"{library or 'a release'} {version}"
+        for library, version in stated_versions(text)
+        if version not in known.get(library, set()) and (library, version) not in OTHER_VERSIONS
+    ]
+
+
+def _section_text(section: Section) -> str:
+    """A section's heading and prose, math and link targets left out; inline code kept."""
+    lines = [section.heading, *(line for _, line in section.prose)]
+    return _LINK_TARGET.sub("]", _MATH.sub(" ", "\n".join(lines))).replace("`", "")
+
+
+VERSION_PAGES = MARKDOWN_PAGES + NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", VERSION_PAGES, ids=page_id)
+def test_versions_in_the_prose_are_pinned_or_in_the_history_table(path):
+    text = (
+        notebook_as_markdown(path) if path.suffix == ".ipynb" else path.read_text(encoding="utf-8")
+    )
+    known = known_versions()
+    found = [
+        f"{section.heading or '(top)'}: {error}"
+        for section in parse(text)
+        for error in version_errors(_section_text(section), known)
+    ]
+    assert not found, f"{page_id(path)} states versions that nothing backs: {found}"
+
+
+def test_the_version_check_rejects_a_version_nothing_backs():
+    known = known_versions()
+    said = "TRL 1.16 与 transformers 5.24；从 5.10.1 起，4.46.2 到 5.9.0，torch 2.13、Python 3.11"
+    assert version_errors(said, known) == []
+    changed = "TRL 1.15 与 transformers 5.23；从 5.10.0 起，4.46.3 到 5.9.0，torch 2.12"
+    assert version_errors(changed, known) == [
+        "trl 1.15", "transformers 5.23", "a release 5.10.0", "a release 4.46.3", "torch 2.12"
+    ]  # fmt: skip
 
 
 SECTIONED = """# Page {{ #page }}
