@@ -52,8 +52,16 @@ print(F.pad(row, (-4, 1), mode="circular").shape)
 ints = torch.tensor([1, 2, 3])  # int64
 print(F.pad(ints, (1, 1), value=0.5))  # 0.5 -> 0, silently
 print(F.pad(ints, (1, 1), value=-1.9))  # truncated towards 0: -1
+# value arrives as a double: whole numbers exact up to 2**53
+print(F.pad(ints, (1, 1), value=2**53 + 1).tolist())
+# int64's max rounds up to 2**63, which passes the range check
+print(F.pad(ints, (1, 1), value=torch.iinfo(torch.long).max).tolist())
+attempt(lambda: F.pad(ints, (1, 1), value=2**64))
 print(torch.iinfo(torch.uint8))
-attempt(lambda: F.pad(ints.to(torch.uint8), (1, 1), value=-100))
+bytes_ = ints.to(torch.uint8)
+attempt(lambda: F.pad(bytes_, (1, 1), value=-100))
+# range checked before truncation: 255.5 > 255
+attempt(lambda: F.pad(bytes_, (1, 1), value=255.5))
 print(torch.tensor(-100).to(torch.uint8))  # a tensor cast wraps around
 flags = torch.tensor([True, False])
 print(F.pad(flags, (1, 1), value=-100))  # any non-zero -> True

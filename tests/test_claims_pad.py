@@ -358,3 +358,151 @@ def test_claim_the_crop_diagram_shows_the_cropped_0_and_counts_4_input_elements(
     assert re.findall(r'data-cropped="(\d+)" data-value="([^"]+)"', svg) == [("0", "0")]
     legend = {"en": "input (1, 4): 4 elements, 3 kept", "zh": "输入 (1, 4)：4 个元素，留下 3 个"}
     assert legend[lang] in svg
+
+
+# --- review round 2026-12-04 (pad-edge-cases): each test fails on the page's old sentence ----
+
+from page_claims import assert_page_says  # noqa: E402
+
+INT64 = torch.iinfo(torch.int64)
+
+
+def test_claim_value_is_a_double_so_int64_max_becomes_int64_min_without_an_error():
+    """Value section: not "an error when it does not fit"; the cast goes through a double."""
+    assert_page_says(
+        "pad-edge-cases.md",
+        "value",
+        en="`value` is a Python float: torch converts it to a C `double`, checks that double "
+        "against the dtype's range, and only then casts it",
+        zh="`value` 是一个 Python 浮点数：torch 先把它转换为 C 的 `double`，用这个 `double` "
+        "检查是否超出数据类型的范围，然后才转换类型",
+    )
+    assert_page_says(
+        "pad-edge-cases.md",
+        "value",
+        en="becomes the **smallest** `int64`, with no error",
+        zh="变成**最小**的 `int64`，而且不报错",
+    )
+    ints = torch.tensor([1, 2, 3])
+    assert F.pad(ints, (1, 1), value=INT64.max)[0].item() == INT64.min  # x86 CPU, as here
+    assert F.pad(ints, (1, 1), value=2**63)[0].item() == INT64.min  # beyond int64: no error
+    assert F.pad(ints, (1, 1), value=2**53 + 1)[0].item() == 2**53
+    assert float(INT64.max) == 2.0**63
+    with pytest.raises(RuntimeError, match="cannot be converted to type int64_t"):
+        F.pad(ints, (1, 1), value=2**64)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "value"),
+    [(torch.uint8, 255.5), (torch.uint8, -0.5), (torch.int8, 127.9), (torch.int32, 2**31 - 0.5)],
+)
+def test_claim_the_range_is_checked_before_the_fraction_is_dropped(dtype, value):
+    assert_page_says(
+        "pad-edge-cases.md",
+        "value",
+        en="The range is checked before the fraction is dropped",
+        zh="范围检查在丢掉小数部分之前进行",
+    )
+    assert int(value) in range(torch.iinfo(dtype).min, torch.iinfo(dtype).max + 1)
+    with pytest.raises(RuntimeError, match="cannot be converted"):
+        F.pad(torch.zeros(1, dtype=dtype), (1, 1), value=value)
+
+
+def test_claim_fractions_are_truncated_on_integer_dtypes_only():
+    """Summary: on float dtypes the value is rounded to the nearest representable one."""
+    assert_page_says(
+        "pad-edge-cases.md",
+        "summary",
+        en="on integer dtypes fractions are truncated silently",
+        zh="在整数类型上小数部分被静默截断",
+    )
+    assert F.pad(torch.zeros(1), (1, 0), value=0.7)[0].item() == pytest.approx(0.7)
+    assert F.pad(torch.zeros(1, dtype=torch.int64), (1, 0), value=0.7)[0].item() == 0
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+def test_claim_an_empty_batch_is_fine_only_when_the_input_has_a_batch_dimension(mode):
+    """Error table row 11: on a 2-D (B, T) tensor dim 0 is the channel, so B = 0 fails."""
+    assert_page_says(
+        "pad-edge-cases.md",
+        "errors",
+        en="on a 2-D `(B, T)` tensor torch reads dim 0 as the channel, so `B = 0` fails",
+        zh="对二维的 `(B, T)` 张量，torch 把 dim 0 当作通道维，`B = 0` 会报错",
+    )
+    with pytest.raises(RuntimeError, match="possibly 0 batch size"):
+        F.pad(torch.zeros(0, 4), (1, 1), mode=mode)
+    assert F.pad(torch.zeros(0, 2, 4), (1, 1), mode=mode).shape == (0, 2, 6)
+
+
+def test_claim_the_second_float_message_counts_pos_from_1():
+    assert_page_says(
+        "pad-edge-cases.md", "errors", en="(this `pos` counts from 1)", zh="（这里的 `pos` 从 1 数起）"
+    )
+    for pad, pos in [((1, 1.0), 2), ((1, 1, 1, 1.0), 4), ((1, 1.0, 1, 1), 2)]:
+        with pytest.raises(TypeError, match=f"at pos {pos} with error"):
+            F.pad(torch.zeros(2, 3, 3), pad)
+
+
+def test_claim_explain_pad_notes_the_circular_calls_of_cases_7_and_8():
+    assert_page_says(
+        "pad-edge-cases.md",
+        "errors",
+        en="`explain_pad` adds a note that the values are unusable",
+        zh="`explain_pad` 会加一条说明，指出这些值不可用",
+    )
+    from lmloss import explain_pad
+
+    for shape, pad in [((2, 4), (3, -3)), ((1, 4), (-4, 1))]:
+        assert pad_shape(shape, pad, "circular") == tuple(
+            F.pad(torch.zeros(shape), pad, mode="circular").shape
+        )
+        assert "Note:" in explain_pad(shape, pad, "circular")
+
+
+def test_claim_a_gradient_counts_the_cells_copied_from_it_not_those_holding_its_value():
+    assert_page_says(
+        "pad-edge-cases.md",
+        "autograd",
+        en="how many output cells were copied from it (itself included)",
+        zh="它被复制到输出中的次数（包括它自己）",
+    )
+    w = torch.tensor([[5.0, 5.0, 5.0]], requires_grad=True)  # every cell holds the same value
+    F.pad(w, (2, 1), mode="replicate").sum().backward()
+    assert w.grad[0].tolist() == [3.0, 1.0, 2.0]
+
+
+def test_claim_reflect_backward_on_cuda_has_no_deterministic_implementation():
+    """Autograd section; no GPU here, so torch's own list in use_deterministic_algorithms."""
+    assert_page_says(
+        "pad-edge-cases.md",
+        "autograd",
+        en='with `torch.use_deterministic_algorithms(True)`, the backward of `"reflect"` on a '
+        "CUDA tensor raises a `RuntimeError`",
+        zh='开启 `torch.use_deterministic_algorithms(True)` 后，对 CUDA 张量做 `"reflect"` '
+        "填充的反向传播会抛出 `RuntimeError`",
+    )
+    doc = torch.use_deterministic_algorithms.__doc__
+    deterministic, raising = " ".join(doc.split()).split(
+        "operations will throw a :class:`RuntimeError` when ``mode=True``", 1
+    )
+    for d in (1, 2, 3):
+        line = f"ReflectionPad{d}d` when attempting to differentiate a CUDA tensor"
+        assert line in raising and line not in deterministic
+        line = f"ReplicationPad{d}d` when attempting to differentiate a CUDA tensor"
+        assert line in deterministic and line not in raising
+
+
+def test_claim_the_circular_modules_check_the_rank_themselves():
+    assert_page_says(
+        "pad-edge-cases.md",
+        "modules",
+        en="the `CircularPad` modules check the rank themselves and raise a `ValueError` of "
+        "their own",
+        zh="`CircularPad` 模块自己检查维数，抛出的是它们自己的 `ValueError`",
+    )
+    with pytest.raises(ValueError, match="expected 2D or 3D input"):
+        nn.CircularPad1d(1)(torch.zeros(4))
+    with pytest.raises(NotImplementedError, match="Padding size 2 is not supported"):
+        F.pad(torch.zeros(4), (1, 1), mode="circular")
+    with pytest.raises(NotImplementedError, match="Padding size 2 is not supported"):
+        nn.ReflectionPad1d(1)(torch.zeros(4))  # the others leave the check to F.pad
