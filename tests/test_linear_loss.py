@@ -283,9 +283,13 @@ def test_bf16_weight_gradient_keeps_the_standard_paths_error_over_many_chunks(ac
     hidden = torch.randn(1, tokens, hidden_size, generator=generator).bfloat16()
     weight = (torch.randn(vocab, hidden_size, generator=generator) / hidden_size**0.5).bfloat16()
     labels = torch.randint(0, vocab, (1, tokens), generator=generator)
+    # 1 / 4080 is 0.39 % off in bf16: the gradient must be scaled before it is rounded
+    num_items = 4080
 
     def standard(h, w):
-        return ForCausalLMLoss(F.linear(h, w), labels, vocab_size=vocab)
+        return ForCausalLMLoss(
+            F.linear(h, w), labels, vocab_size=vocab, num_items_in_batch=num_items
+        )
 
     reference = hidden.double(), weight.double().requires_grad_()
     standard(*reference).backward()
@@ -293,13 +297,16 @@ def test_bf16_weight_gradient_keeps_the_standard_paths_error_over_many_chunks(ac
     with mock.patch.object(linear_loss, "MIN_CHUNK_ROWS", 1):
         assert _chunk_size(tokens, vocab, tokens * hidden_size // 2) * 64 == tokens  # 64 chunks
         error = _weight_grad_error(
-            lambda h, w: linear_causal_lm_loss(h, w, labels, accum_dtype=accum_dtype),
+            lambda h, w: linear_causal_lm_loss(
+                h, w, labels, num_items_in_batch=num_items, accum_dtype=accum_dtype
+            ),
             hidden,
             weight,
             reference[1].grad,
         )
-    # a bf16 sum over the 64 chunks, rounded after each, measured 4.9x the standard error
-    assert error <= 1.25 * standard_error, (error, standard_error)
+    # measured: a bf16 sum over the 64 chunks, rounded after each, 3.3x the standard error;
+    # scaling the bf16 gradients by bf16(1 / 4080) in backward, 1.6x
+    assert error <= 1.1 * standard_error, (error, standard_error)
 
 
 class _NewTensors(TorchDispatchMode):

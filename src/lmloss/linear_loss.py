@@ -122,8 +122,9 @@ def linear_causal_lm_loss(
         targets = F.pad(targets.long(), (0, 1), value=ignore_index)[..., 1:]
     targets = targets.reshape(-1).to(device=hidden.device, dtype=torch.long)
     flat = hidden.reshape(-1, hidden.shape[-1])
-    total = _ChunkedHead.apply(flat, weight, bias, targets, ignore_index, accum_dtype)
-    return _averaged(total, targets, ignore_index, num_items_in_batch)
+    one = torch.ones((), dtype=torch.float32, device=hidden.device)
+    scale = _averaged(one, targets, ignore_index, num_items_in_batch)  # 1 / the divisor
+    return _ChunkedHead.apply(flat, weight, bias, targets, ignore_index, accum_dtype, scale)
 
 
 def _check_head(hidden: object, weight: object, bias: object) -> None:
@@ -182,7 +183,7 @@ def _chunk_size(length: int, other: int, numbers: int) -> int:
 
 
 class _ChunkedHead(torch.autograd.Function):
-    """Summed cross-entropy of ``hidden @ weight.T + bias``, chunk by chunk, as a float32 scalar.
+    """Summed cross-entropy of ``hidden @ weight.T + bias`` times ``scale``, as a float32 scalar.
 
     Each chunk does what transformers does for the whole batch: logits from the lm_head,
     upcast to float32 when they are half precision, log-softmax. The gradient of the logits
@@ -199,10 +200,14 @@ class _ChunkedHead(torch.autograd.Function):
     softmax from the first pass's logsumexp, and writes each row of the weight's gradient with
     one product over all tokens: rounded once, as in the standard path, at the cost of
     computing the logits twice.
+
+    ``scale`` (1 over the divisor of the mean) is known in forward, so the gradient of the
+    logits is scaled in float32 before it is rounded, as in the standard path; backward then
+    multiplies by the incoming gradient, 1 for ``loss.backward()``.
     """
 
     @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, ignore_index, accum_dtype):  # noqa: D102
+    def forward(ctx, hidden, weight, bias, targets, ignore_index, accum_dtype, scale):  # noqa: D102
         need_hidden, need_weight, need_bias = ctx.needs_input_grad[:3]
         compute = torch.float32 if hidden.dtype in _HALF else hidden.dtype
         kept = torch.promote_types(hidden.dtype, accum_dtype or hidden.dtype)  # buffers' dtype
@@ -221,6 +226,7 @@ class _ChunkedHead(torch.autograd.Function):
             else None
         )
         total = torch.zeros((), dtype=compute, device=hidden.device)
+        scale = scale.to(compute)
         tokens, vocab = hidden.shape[0], weight.shape[0]
         step = _chunk_size(tokens, vocab, numbers)
         for start in range(0, tokens, step):
@@ -232,7 +238,7 @@ class _ChunkedHead(torch.autograd.Function):
                 bias,
                 targets[rows],
                 ignore_index,
-                compute,
+                scale,
                 None if grad_hidden is None else grad_hidden[rows],
                 None if by_vocabulary else grad_weight,
                 None if by_vocabulary else grad_bias,
@@ -247,14 +253,14 @@ class _ChunkedHead(torch.autograd.Function):
                     weight[columns],
                     None if bias is None else bias[columns],
                     targets - start,
-                    targets != ignore_index,
+                    (targets != ignore_index) * scale,
                     logsumexp,
                     None if grad_weight is None else grad_weight[columns],
                     None if grad_bias is None else grad_bias[columns],
                 )
         ctx.grads = grad_hidden, grad_weight, grad_bias
         ctx.dtype = hidden.dtype
-        return total.float()
+        return (total * scale).float()
 
     @staticmethod
     def backward(ctx, grad_total):  # noqa: D102
@@ -268,7 +274,7 @@ class _ChunkedHead(torch.autograd.Function):
             None if grad is None else grad.mul_(grad_total.to(grad.dtype)).to(ctx.dtype)
             for grad in grads
         ]
-        return (*scaled, None, None, None)
+        return (*scaled, None, None, None, None)
 
 
 def _token_chunk(
@@ -277,7 +283,7 @@ def _token_chunk(
     bias: torch.Tensor | None,
     target: torch.Tensor,
     ignore_index: int,
-    compute: torch.dtype,
+    scale: torch.Tensor,
     grad_hidden: torch.Tensor | None,
     grad_weight: torch.Tensor | None,
     grad_bias: torch.Tensor | None,
@@ -287,6 +293,7 @@ def _token_chunk(
     adds its parts of ``grad_weight`` and ``grad_bias``."""
     counted = target != ignore_index
     target = target.masked_fill(~counted, 0)  # any index; those rows count 0
+    compute = scale.dtype
     logits = F.linear(chunk, weight, bias).to(compute)
     picked = logits.gather(1, target[:, None]).squeeze(1)
     # logsumexp by hand, in place: torch.logsumexp would allocate a chunk-sized temporary,
@@ -301,7 +308,7 @@ def _token_chunk(
         return loss
     grad = exp.div_(norm[:, None])  # softmax
     grad.scatter_add_(1, target[:, None], -counted[:, None].to(compute))
-    grad.mul_(counted[:, None])
+    grad.mul_(counted[:, None] * scale)
     if grad_bias is not None:
         grad_bias += grad.sum(0)
     if grad_weight is not None:  # a float32 or float64 buffer: the product in its dtype
@@ -316,21 +323,21 @@ def _vocabulary_chunk(
     weight: torch.Tensor,
     bias: torch.Tensor | None,
     target: torch.Tensor,
-    counted: torch.Tensor,
+    row_scale: torch.Tensor,
     logsumexp: torch.Tensor,
     grad_weight: torch.Tensor | None,
     grad_bias: torch.Tensor | None,
 ) -> None:
     """Write the rows of ``grad_weight`` and ``grad_bias`` of one chunk of the vocabulary.
 
-    ``target`` counts from the chunk's first word; ``logsumexp`` is per token, over the whole
-    vocabulary.
+    ``target`` counts from the chunk's first word; ``row_scale`` is per token, 0 where it is
+    not counted; ``logsumexp`` is per token, over the whole vocabulary.
     """
     logits = F.linear(hidden, weight, bias).to(logsumexp.dtype)
     grad = logits.sub_(logsumexp[:, None]).exp_()  # softmax, this chunk's columns
-    hit = (counted & (target >= 0) & (target < weight.shape[0])).nonzero().squeeze(1)
+    hit = ((row_scale != 0) & (target >= 0) & (target < weight.shape[0])).nonzero().squeeze(1)
     grad.index_put_((hit, target[hit]), torch.tensor(-1.0, dtype=grad.dtype), accumulate=True)
-    grad.mul_(counted[:, None])
+    grad.mul_(row_scale[:, None])
     if grad_bias is not None:
         grad_bias.copy_(grad.sum(0))
     if grad_weight is not None:
