@@ -21,9 +21,10 @@ for pad in PADS:
 logits = torch.zeros(2, 3, 5)  # (B, T, V): the sequence is dim -2
 # (0, 0) leaves dim -1 as it is; (1, 1) pads dim -2
 print(tuple(F.pad(logits, (0, 0, 1, 1)).shape))
-labels = torch.tensor([[1, 2, 3], [4, 5, 6]])  # (B, T)
-# dim -2 again: one row of -100 below the batch
-print(F.pad(labels, (0, 0, 0, 1), value=-100))
+# one more position of T: the tuple depends on what follows T
+print(tuple(F.pad(logits, (0, 0, 0, 1)).shape))
+labels = torch.tensor([[1, 2, 3], [4, 5, 6]])  # (B, T): T is dim -1
+print(F.pad(labels, (0, 1), value=-100))
 # --8<-- [end:middle_dim]
 
 # --8<-- [start:formula]

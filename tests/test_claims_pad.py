@@ -506,3 +506,20 @@ def test_claim_the_circular_modules_check_the_rank_themselves():
         F.pad(torch.zeros(4), (1, 1), mode="circular")
     with pytest.raises(NotImplementedError, match="Padding size 2 is not supported"):
         nn.ReflectionPad1d(1)(torch.zeros(4))  # the others leave the check to F.pad
+
+
+def test_claim_padding_t_by_one_takes_different_tuples_for_logits_and_labels():
+    """pad-modes, rule: (0, 0, 0, 1) on (B, T) labels pads the batch, not the sequence."""
+    assert_page_says(
+        "pad-modes.md",
+        "rule",
+        en="logits `(B, T, V)` need `(0, 0, 0, 1)`, labels `(B, T)` just `(0, 1)`",
+        zh="logits `(B, T, V)` 要用 `(0, 0, 0, 1)`，标签（labels）`(B, T)` 只要 `(0, 1)`",
+    )
+    for lang in LANGS:
+        said = _said(lang, "pad-modes", "rule")
+        assert "below a `(B, T)` batch" not in said and "一批标签下方加一行" not in said
+    logits, labels = torch.zeros(2, 3, 5), torch.zeros(2, 3, dtype=torch.long)
+    assert F.pad(logits, (0, 0, 0, 1)).shape == (2, 4, 5)
+    assert F.pad(labels, (0, 1), value=-100).shape == (2, 4)
+    assert F.pad(labels, (0, 0, 0, 1), value=-100).shape == (3, 3)  # one more sequence
