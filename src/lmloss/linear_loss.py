@@ -69,18 +69,18 @@ def linear_causal_lm_loss(
         num_items_in_batch: If given, divide the summed loss by it instead of by the number of
             counted positions: an int, or a tensor of one element.
         shift_labels: Labels already shifted, of shape ``(..., T)``, used as they are.
-        accum_dtype: ``None`` or ``torch.float32``, the dtype of the buffers the gradients of
-            ``weight`` and ``bias`` are computed in (as Liger Kernel names it). ``None``: the
-            weight's dtype. For half-precision input each row of the weight's gradient is then
-            one product over all tokens, rounded once as in the standard path, which costs a
-            second pass computing the logits again, a chunk of the vocabulary at a time.
-            ``torch.float32``: a float32 buffer of the weight's shape, summed over chunks of
-            tokens from the float32 gradient of the logits, then cast to the weight's dtype in
-            backward: one pass, but a float32 product per chunk and twice the bf16 gradient's
-            memory. With float32 or float64 input both are the same. The weight gradient's
-            error against float64 is measured, for both, by ``tests/test_linear_loss.py``
-            (within 1.25x of the standard path's over 64 chunks) and printed by
-            ``tests/benchmarks/loss_memory.py`` with memory and time.
+        accum_dtype: ``None`` or ``torch.float32``: the dtype of the buffers the gradients of
+            ``weight`` and ``bias`` are computed in. ``None``: the weight's dtype. For
+            half-precision input each row of the weight's gradient is then one product over
+            all tokens, rounded once as in the standard path, which costs a second pass that
+            computes the logits again, a chunk of the vocabulary at a time. ``torch.float32``:
+            a float32 buffer of the weight's shape (twice its half-precision gradient, to which
+            backward casts it), summed over chunks of tokens from the float32 gradient of the logits:
+            one pass, but a float32 product per chunk. With float32 or float64 input both
+            options are the same. ``tests/test_linear_loss.py`` checks that the weight
+            gradient's error against float64 stays within 1.1x of the standard path's over 64
+            chunks with either; ``tests/benchmarks/loss_memory.py`` prints it, with memory and
+            time, for both.
 
     Returns:
         A float32 scalar tensor on the device of ``hidden``.
