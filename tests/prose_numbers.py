@@ -30,7 +30,7 @@ NOT_OUTPUTS = {
     "a list item's number": r"^\s*\d+\.\s",
     "a dimension": (  # one digit: 隐藏层维度 64 is a size
         r"(?:\bdim(?:ension)?s?|\baxis|维度?)\s*=?\s*-?\d(?!\d|\.\d)(?:\s*维)?"
-        r"(?:\s*(?:,|and|or|和|或|、)\s*-?\d(?!\d|\.\d))*|第\s*-?\d+"
+        r"(?:\s*(?:,|and|or|和|或|、)\s*-?\d(?!\d|\.\d))*|第\s*-?\d+\s*维"
     ),
     "a step of the page": r"\b[Ss]tep\s+\d+|第\s*\d+\s*步",
     "a model or format name": (
@@ -46,23 +46,29 @@ _DIGITS = (
     r"(?<![A-Za-z0-9_.])(?<![A-Za-z0-9_.]-)-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
     r"(?![A-Za-z0-9_]|\.\d|-[A-Za-z]|×)"
 )
+# Ordinals are numbers too (the sixth label, the 6th, 第 6 个, 第六个): a position changed in
+# prose must fail like a count. "second" and "third" (第二, 第三) are left out, as step numbers
+# are: "second-to-last dimension", "第二次运行" are not positions an output prints.
 ENGLISH_WORDS = {
     "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
     "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20,
+    "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10,
+    "eleventh": 11, "twelfth": 12,
 }  # fmt: skip
 _ENGLISH = r"(?<![\w-])(?i:" + "|".join(ENGLISH_WORDS) + r")(?![\w-])"
+_DIGIT_ORDINAL = r"(?<![\w.])\d+(?=(?:st|nd|rd|th)\b)"
 _ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
               "八": 8, "九": 9}  # fmt: skip
 # A Chinese numeral is a number when it counts something (三个, 两行) or has a 十 (十二): 一 on
 # its own (一样, 统一) and ordinals (第二) are words.
 _ZH_MEASURE = "个次行列步种组条项对批层块倍份轮句处类件张位"
 _ZH_NUMERAL = (
-    r"(?<![第零一二两三四五六七八九十百千])"
+    r"(?<![零一二两三四五六七八九十百千])(?<!第(?=[二三](?!十)|[四五六七八九十]+步))"
     r"(?:[二两三四五六七八九十][零一二三四五六七八九十百千]*(?=\s*[" + _ZH_MEASURE + r"])"
     r"|[一二三四五六七八九]?十[一二三四五六七八九]?)"
     r"(?![零一二两三四五六七八九十百千])"
 )
-_NUMBER = re.compile(f"{_DIGITS}|{_ENGLISH}|{_ZH_NUMERAL}")
+_NUMBER = re.compile(f"{_DIGITS}|{_DIGIT_ORDINAL}|{_ENGLISH}|{_ZH_NUMERAL}")
 
 
 def zh_numeral_value(numeral: str) -> int:

@@ -506,6 +506,13 @@ def test_numbers_are_read_in_words_and_chinese_numerals():
         "两",
         "十二",
     ]
+    # ordinals: a position is a number; second and third, and step numbers, are words
+    assert stated_numbers("第 6 个标签、第六个、6th、the sixth label、第二次、第 3 步、第五步") == [
+        "6",
+        "六",
+        "6",
+        "sixth",
+    ]
     assert [value(t) for t in ("三", "两", "十二", "二十", "Five", "16,000")] == [
         3,
         2,
