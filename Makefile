@@ -19,9 +19,9 @@ serve: $(READY)
 build: $(READY)
 	$(BIN)/mkdocs build --strict --site-dir site
 
-# On every core; each test file runs on one worker, so module fixtures (a browser, a snippet's
-# namespace) are set up once; the built site is shared by all workers (tests/docs_plugin.py).
-XDIST := -n auto --dist loadfile
+# On every core: how the tests are shared out, and the one site build all workers share, are
+# in tests/docs_plugin.py.
+XDIST := -n auto
 
 test: $(READY)
 	$(BIN)/pytest $(XDIST)

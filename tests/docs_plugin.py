@@ -96,7 +96,32 @@ def _page_names(text: str) -> set[str]:
     return {word.replace("_", "-") for word in re.findall(r"[\w-]+", text)}
 
 
+# Under `pytest -n` (make test) the tests of one file run on one worker, so its module
+# fixtures (a snippet's namespace, a loaded hook) are set up once, except in the files that
+# drive a browser: their hundreds of page visits mostly wait on the page, so each test function
+# goes to whichever worker is free (each worker starts its own browser, in a second).
+_SPLIT_BY_FUNCTION = {"test_browser.py", "test_explorers.py"}
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file, _, test = nodeid.partition("::")
+            if Path(file).name in _SPLIT_BY_FUNCTION:
+                return f"{file}::{test.split('[')[0]}"
+            return file
+
+    return ByFile(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _select_page(config, items)
+
+
+def _select_page(config: pytest.Config, items: list[pytest.Item]) -> None:
     page = config.getoption("--page")
     if page is None:
         return
