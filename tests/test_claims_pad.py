@@ -523,3 +523,55 @@ def test_claim_padding_t_by_one_takes_different_tuples_for_logits_and_labels():
     assert F.pad(logits, (0, 0, 0, 1)).shape == (2, 4, 5)
     assert F.pad(labels, (0, 1), value=-100).shape == (2, 4)
     assert F.pad(labels, (0, 0, 0, 1), value=-100).shape == (3, 3)  # one more sequence
+
+
+def test_claim_shifted_labels_go_in_as_shift_labels_next_to_labels():
+    """pad-basics, the double-shift note: the loss skips its shift when given shift_labels, and
+    the model computes a loss only when labels is given."""
+    assert_page_says(
+        "pad-basics.md",
+        "shift-labels",
+        en="pass them as `shift_labels=` as well as `labels=`",
+        zh="就把它们作为 `shift_labels=` 和 `labels=` 一起传入",
+    )
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16,
+    )  # fmt: skip
+    model = LlamaForCausalLM(config).eval()
+    ids = torch.tensor([[3, 5, 7, 9]])
+    shifted = F.pad(ids, (0, 1), value=-100)[..., 1:]
+    with torch.no_grad():
+        reference = model(ids, labels=ids).loss
+        ignored = torch.full_like(ids, -100)  # labels' values no longer matter
+        assert torch.equal(model(ids, labels=ignored, shift_labels=shifted).loss, reference)
+        assert model(ids, shift_labels=shifted).loss is None
+
+
+def test_claim_trl_masks_the_prompt_only_for_prompt_completion_data_by_default():
+    """index and glossary (提示/prompt): conversations are trained whole unless
+    assistant_only_loss=True."""
+    assert_page_says(
+        "index.md",
+        "home",
+        en="TRL does so by default only for prompt–completion data; conversations need "
+        "`assistant_only_loss=True`",
+        zh="TRL 只对“提示—补全”数据默认这样做，对话数据要设 `assistant_only_loss=True`",
+    )
+    assert_page_says(
+        "glossary.md",
+        "terms",
+        en="TRL: by default for prompt–completion data, for conversations with "
+        "`assistant_only_loss=True`",
+        zh="TRL：“提示—补全”数据默认如此，对话数据需设 `assistant_only_loss=True`",
+    )
+    from trl import SFTConfig
+
+    defaults = {name: field.default for name, field in SFTConfig.__dataclass_fields__.items()}
+    assert defaults["assistant_only_loss"] is False and defaults["completion_only_loss"] is None
+    doc = " ".join(SFTConfig.__doc__.split())
+    assert "loss is computed on the completion for [prompt-completion](#prompt-completion) " in doc
+    assert "on the full sequence for [language modeling](#language-modeling) datasets" in doc

@@ -14,7 +14,8 @@
       vocab: "Vocabulary of the toy tokenizer", row: "Row {n}", numItems: "num_items_in_batch",
       counted: "counts",
       empty: "Type at least one token.", short: "The length must be at least that of the longest example ({n}).",
-      eosLost: "{n} real EOS tokens are not targets: the model never learns to stop.",
+      eosLost: ["1 real EOS token is not a target", "{n} real EOS tokens are not targets"],
+      eosWhy: ": this fine-tuning never trains the model to stop after a response.",
     },
     zh: {
       chat: "样本", chatHint: "每行一轮对话（以 Assistant: 开头的行是助手的回复）；空一行开始下一条样本",
@@ -26,7 +27,8 @@
       vocab: "示例分词器的词表", row: "第 {n} 行", numItems: "num_items_in_batch",
       counted: "计入损失",
       empty: "请至少输入一个词元。", short: "长度不能小于最长样本的长度（{n}）。",
-      eosLost: "有 {n} 个真正的 EOS 词元被屏蔽，不再是训练目标：模型学不会停止生成。",
+      eosLost: ["有 1 个真正的 EOS 词元被屏蔽，不再是训练目标", "有 {n} 个真正的 EOS 词元被屏蔽，不再是训练目标"],
+      eosWhy: "：这次微调没有训练模型在回复结束后停止生成。",
     },
   };
   var DEFAULTS = {
@@ -176,7 +178,7 @@
       output.appendChild(items);
       if (result.lost) {
         output.appendChild(node("p", { "data-testid": "eos-lost", "class": "lx-note" },
-          ui.eosLost.replace("{n}", String(result.lost))));
+          ui.eosLost[result.lost === 1 ? 0 : 1].replace("{n}", String(result.lost)) + ui.eosWhy));
       }
       result.rows.forEach(function (row, n) {
         output.appendChild(table(ui.row.replace("{n}", String(n)), row));
