@@ -99,7 +99,9 @@ def test_claim_circular_checks_the_overlap_only_when_the_dims_in_front_are_all_1
             with pytest.raises(ValueError, match="wrap"):
                 pad_shape(shape, pad, "circular")
         else:
-            assert F.pad(x, pad, mode="circular").shape == shape == pad_shape(shape, pad, "circular")
+            assert (
+                F.pad(x, pad, mode="circular").shape == shape == pad_shape(shape, pad, "circular")
+            )
 
 
 def test_claim_circular_checks_the_dims_in_front_of_the_output_not_of_the_input():
@@ -238,7 +240,10 @@ def test_claim_cropping_has_more_errors_than_the_three_printed(lang):
     assert len(messages) == len(calls) > 3
 
 
-CONSTANT_CROP = {"en": 'In `"constant"` mode, crop at most', "zh": '`"constant"` 模式下，裁剪量不能超过'}
+CONSTANT_CROP = {
+    "en": 'In `"constant"` mode, crop at most',
+    "zh": '`"constant"` 模式下，裁剪量不能超过',
+}
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -294,7 +299,10 @@ def test_claim_constant_takes_8_10_or_more_entries(lang):
         F.pad(torch.zeros(1, 1, 1, 1, 1), (1,) * 8, mode="replicate")
 
 
-ARROWS_CROSS = {"en": "A second pair reaches dim -2, and the arrows cross", "zh": "第二个数对作用于 `dim -2`，箭头交叉"}
+ARROWS_CROSS = {
+    "en": "A second pair reaches dim -2, and the arrows cross",
+    "zh": "第二个数对作用于 `dim -2`，箭头交叉",
+}
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -436,7 +444,10 @@ def test_claim_an_empty_batch_is_fine_only_when_the_input_has_a_batch_dimension(
 
 def test_claim_the_second_float_message_counts_pos_from_1():
     assert_page_says(
-        "pad-edge-cases.md", "errors", en="(this `pos` counts from 1)", zh="（这里的 `pos` 从 1 数起）"
+        "pad-edge-cases.md",
+        "errors",
+        en="(this `pos` counts from 1)",
+        zh="（这里的 `pos` 从 1 数起）",
     )
     for pad, pos in [((1, 1.0), 2), ((1, 1, 1, 1.0), 4), ((1, 1.0, 1, 1), 2)]:
         with pytest.raises(TypeError, match=f"at pos {pos} with error"):
