@@ -3,8 +3,9 @@ rendered notebooks. Shared by `mkdocs build`, `mkdocs serve` and the tests.
 
 An entry is found by the SHA-256 of everything that computes it, never by a name or a time:
 the input files it reads (their bytes), the code that turns them into the entry (every hook in
-``docs/_hooks/`` and every module of ``src/lmloss``, whatever it imports) and the environment
-(the Python version and the name and version of every installed package). Change any of them
+``docs/_hooks/`` and every module of the ``lmloss`` the hooks import, whichever of them an
+entry uses) and the environment (the Python version and the name and version of every
+installed package, as their metadata folders name them). Change any of them
 and the key changes, so a stale entry is never read; an old entry is simply no longer asked for.
 A clean clone has no cache and computes everything. The folder is git-ignored (``.cache/``);
 ``make clean`` removes it.
