@@ -32,9 +32,26 @@ def _batch(batch=2, length=6, vocab=11):
     return logits, labels
 
 
-def test_claim_ForCausalLMLoss_always_returns_float32_even_for_bf16_logits():
+def test_claim_ForCausalLMLoss_returns_float32_for_bf16_logits_float64_for_a_float64_count():
+    """loss.md #upcast: not "always float32": dividing by a float64 count promotes."""
+    assert_page_says(
+        "loss.md",
+        "upcast",
+        en="`ForCausalLMLoss` therefore returns float32, even for bf16 logits (float64 only when "
+        "`num_items_in_batch` is a float64 tensor: the division promotes)",
+        zh="因此即使输入 bf16 的 logits，`ForCausalLMLoss` 也返回 float32（只有 `num_items_in_batch` "
+        "是 float64 张量时，除法把结果提升为 float64）",
+    )
     logits, labels = _batch()
-    assert ForCausalLMLoss(logits.bfloat16(), labels, vocab_size=11).dtype == torch.float32
+    bf16 = logits.bfloat16()
+    assert ForCausalLMLoss(bf16, labels, vocab_size=11).dtype == torch.float32
+    for count, dtype in (
+        (4, torch.float32),
+        (torch.tensor(4), torch.float32),
+        (torch.tensor(4.0, dtype=torch.float64), torch.float64),
+    ):
+        loss = ForCausalLMLoss(bf16, labels, vocab_size=11, num_items_in_batch=count)
+        assert loss.dtype == dtype
 
 
 def test_claim_cross_entropy_on_bf16_logits_returns_bf16():
@@ -168,6 +185,58 @@ def test_claim_apart_from_the_upcast_the_5_24_path_only_views_the_logits():
     assert logits.float().view(-1, 11).data_ptr() == logits.data_ptr()  # float32: no copy at all
 
 
+def test_claim_torch_has_no_less_than_for_uint16_32_64_so_causal_lm_loss_rejects_them():
+    """loss.md #int32-labels: which dtypes lmloss.causal_lm_loss takes, and why not the others."""
+    assert_page_says(
+        "loss.md",
+        "int32-labels",
+        en="`lmloss.causal_lm_loss` accepts int64, int32, int16, int8 and uint8 labels. torch has "
+        "no `<` for uint16, uint32 and uint64, so for those it raises a `TypeError` that says so",
+        zh="`lmloss.causal_lm_loss` 接受 int64、int32、int16、int8 和 uint8 的标签。torch 没有为 "
+        "uint16、uint32 和 uint64 实现 `<`，遇到这三种类型，它抛出 `TypeError` 并说明原因",
+    )
+    from lmloss import causal_lm_loss
+
+    logits, labels = _batch()
+    expected = ForCausalLMLoss(logits, labels, vocab_size=11)
+    for dtype in (torch.int32, torch.int16, torch.int8):
+        assert causal_lm_loss(logits, labels.to(dtype)) == expected
+    unmasked = labels.clamp(min=0)
+    assert causal_lm_loss(logits, unmasked.to(torch.uint8)) == ForCausalLMLoss(
+        logits, unmasked, vocab_size=11
+    )
+    for dtype in (torch.uint16, torch.uint32, torch.uint64):
+        with pytest.raises(NotImplementedError, match='"lt_cpu" not implemented'):
+            _ = unmasked.to(dtype) < 0
+        with pytest.raises(TypeError, match=f"labels must have an integer dtype .*got {dtype}"):
+            causal_lm_loss(logits, unmasked.to(dtype))
+
+
+def test_claim_padding_labels_with_pad_token_id_raises_nothing_a_negative_pad_other_than_minus_100_does():
+    """loss.md #label-out-of-range: only an out-of-range pad value raises."""
+    assert_page_says(
+        "loss.md",
+        "label-out-of-range",
+        en="the labels were padded with a negative value other than -100 (such as -1). Labels "
+        "padded with the `pad_token_id` raise nothing: the id is in range, and the model trains "
+        "on the padding",
+        zh="或者用 -100 以外的负数（比如 -1）填充了标签。用 `pad_token_id` 填充标签则不会报错："
+        "这个 id 在词表范围内，模型会在填充上训练",
+    )
+    logits, labels = _batch()
+    padded = labels.clone()
+    padded[0, -2:] = -1
+    with pytest.raises(IndexError, match="Target -1 is out of bounds"):
+        ForCausalLMLoss(logits, padded, vocab_size=11)
+    pad_token_id = 0
+    padded[0, -2:] = pad_token_id
+    trained_on_padding = ForCausalLMLoss(logits, padded, vocab_size=11)
+    assert trained_on_padding.isfinite()
+    masked = padded.clone()
+    masked[0, -2:] = IGNORE
+    assert trained_on_padding != ForCausalLMLoss(logits, masked, vocab_size=11)
+
+
 def test_claim_a_label_equal_to_the_vocabulary_size_raises_IndexError_on_cpu():
     logits, labels = _batch()
     labels[0, 3] = 11
@@ -176,11 +245,50 @@ def test_claim_a_label_equal_to_the_vocabulary_size_raises_IndexError_on_cpu():
 
 
 def test_claim_a_non_contiguous_shift_labels_fails_in_ForCausalLMLoss():
+    assert_page_says(
+        "loss.md",
+        "non-contiguous-shift-labels",
+        en="gets the error of [the `.contiguous()` step](#contiguous) where the tensor reaches the "
+        "loss as the collator left it: on the CPU, where the Trainer's `.to(device)` returns the "
+        "tensor itself, or when the collator builds it on the GPU. A copy to another device comes "
+        "out contiguous, so on a GPU the Trainer's copy hides the mistake",
+        zh="张量原样到达损失函数时，就会遇到 [`.contiguous()` 那一步](#contiguous)的报错：在 CPU 上，"
+        "Trainer 的 `.to(device)` 直接返回原张量；或者数据整理器直接在 GPU 上构造它。"
+        "复制到另一个设备得到的是连续张量，所以在 GPU 上，Trainer 的复制把这个错误藏了起来",
+    )
     logits, labels = _batch()
     sliced = F.pad(labels, (0, 1), value=IGNORE)[..., 1:]
     with pytest.raises(RuntimeError, match="view size is not compatible"):
         ForCausalLMLoss(logits, None, vocab_size=11, shift_labels=sliced)
     ForCausalLMLoss(logits, None, vocab_size=11, shift_labels=sliced.contiguous())
+    assert sliced.to("cpu") is sliced  # no copy: still not contiguous
+    assert sliced.to("meta").is_contiguous()  # a copy to another device: contiguous
+    from transformers import Trainer, TrainingArguments
+
+    with tempfile.TemporaryDirectory() as folder:
+        args = TrainingArguments(output_dir=folder, report_to=[], use_cpu=True)
+        trainer = Trainer(model=_tiny_llama(), args=args)
+        assert trainer._prepare_input(sliced) is sliced
+    assert "data.to(**kwargs)" in inspect.getsource(Trainer._prepare_input)
+
+
+def test_claim_all_ignored_is_a_micro_batch_matter_one_empty_row_among_others_is_harmless():
+    assert_page_says(
+        "loss.md",
+        "all-ignored",
+        en="A micro-batch (the labels of one loss call) whose labels are all `-100`",
+        zh="如果一个小批次（一次损失调用收到的标签）的标签全是 `-100`",
+    )
+    assert_page_says(
+        "loss.md",
+        "all-ignored",
+        en="One such row among rows with targets is harmless: the mean is over the whole batch",
+        zh="这样的一行和有目标的行在同一个批次里则无妨：平均是对整个批次取的",
+    )
+    logits, labels = _batch()
+    labels[0] = IGNORE
+    assert ForCausalLMLoss(logits, labels, vocab_size=11).isfinite()
+    assert ForCausalLMLoss(logits[:1], labels[:1], vocab_size=11).isnan()
 
 
 def test_claim_shifting_twice_drops_each_rows_label_at_position_1_and_breaks_a_perfect_model():
@@ -286,6 +394,21 @@ def test_claim_with_any_labels_given_the_model_uses_shift_labels_instead():
     assert abs(both - unmasked) > 1e-4  # the labels given were not used
 
 
+def test_claim_position_t_holds_the_label_of_the_token_at_position_t_plus_1_counting_from_0():
+    """loss.md #next-token: positions count from 0, so "t + 1" is a position, not an ordinal."""
+    assert_page_says(
+        "loss.md",
+        "next-token",
+        en="its prediction of the token at position *t* + 1",
+        zh="表示它对位置 *t* + 1 上那个词元（即下一个词元）的预测",
+    )
+    from lmloss import shift_labels
+
+    ids = torch.tensor([[40, 1842, 4950, 15607, 13, 2]])
+    shifted = shift_labels(ids)
+    assert [int(shifted[0, t]) for t in range(5)] == [int(ids[0, t + 1]) for t in range(5)]
+
+
 def test_claim_the_Trainer_counts_num_items_in_batch_over_labels_1_colon_of_all_micro_batches():
     from transformers import Trainer, TrainingArguments
 
@@ -342,7 +465,7 @@ def test_claim_the_Trainer_passes_num_items_in_batch_only_if_forward_takes_kwarg
         "loss.md",
         "accumulation",
         en="only if `model_accepts_loss_kwargs` is true",
-        zh="只有 `model_accepts_loss_kwargs` 为真时",
+        zh="条件是 `model_accepts_loss_kwargs` 为真",
     )
     assert_page_says(
         "loss.md",
@@ -394,13 +517,32 @@ def test_claim_LlamaForCausalLM_forward_takes_kwargs_so_the_Trainer_passes_the_c
         assert _trainer(_tiny_llama(), folder).model_accepts_loss_kwargs is True
 
 
-def test_claim_for_a_loss_other_than_ForCausalLMLoss_the_Trainer_counts_every_label():
+def test_claim_the_Trainer_counts_shift_labels_if_given_else_picks_the_rule_from_loss_type():
+    """loss.md #accumulation item 3: shift_labels whatever the loss; else loss_type decides."""
     assert_page_says(
         "loss.md",
         "accumulation",
-        en="for other losses it counts all labels",
-        zh="其他损失则数全部标签",
+        en="In transformers 5.24 the Trainer counts `shift_labels` whenever the batch has them, "
+        "whatever the loss. Otherwise it counts `labels[..., 1:]` when the model's `loss_type` "
+        "maps to `ForCausalLMLoss` and the model is not an encoder–decoder, and all labels for "
+        "other models",
+        zh="在 transformers 5.24 里，批次里有 `shift_labels` 时，不论用的是什么损失，Trainer 都数 "
+        "`shift_labels`。否则，模型的 `loss_type` 对应 `ForCausalLMLoss` 且模型不是编码器—解码器时数 "
+        "`labels[..., 1:]`，其他模型数全部标签",
     )
+    with tempfile.TemporaryDirectory() as folder:
+        other = _trainer(_TakesKwargs(), folder)  # no loss_type: not ForCausalLMLoss
+        shifted = {**_MICRO, "shift_labels": torch.tensor([[2, 3, 4, IGNORE]])}
+        assert int(other._get_num_items_in_batch([shifted], torch.device("cpu"))) == 3
+        llama = _tiny_llama()
+        assert llama.loss_type == "ForCausalLM"
+        llama.loss_function = lambda *args, **kwargs: None  # the loss called: not ForCausalLMLoss
+        assert _trainer(llama, folder)._loss_shifts_labels  # the rule follows loss_type
+        llama.config.is_encoder_decoder = True
+        assert not _trainer(llama, folder)._loss_shifts_labels
+
+
+def test_claim_for_a_loss_other_than_ForCausalLMLoss_the_Trainer_counts_every_label():
     with tempfile.TemporaryDirectory() as folder:
         other = _trainer(_TakesKwargs(), folder)  # no loss_type: not ForCausalLMLoss
         llama = _trainer(_tiny_llama(), folder)
@@ -495,3 +637,21 @@ def test_exercise_answers_are_what_the_libraries_compute():
     for page in PAGES:
         questions = page.read_text(encoding="utf-8").split("{ #exercises }")[1].split("???")[0]
         assert re.findall(r"^(\d)\. ", questions, re.M) == ["1", "2", "3", "4"]
+
+
+def test_claim_the_count_is_summed_over_processes_under_average_tokens_across_devices_default():
+    """loss.md #accumulation item 2; sft.md #several-processes runs it on several processes."""
+    assert_page_says(
+        "loss.md",
+        "accumulation",
+        en="With several processes and `average_tokens_across_devices=True`, the default, the "
+        "count is summed over all of them",
+        zh="多个进程时，如果 `average_tokens_across_devices=True`（默认值），目标数是所有进程之和",
+    )
+    from transformers import Trainer, TrainingArguments
+
+    with tempfile.TemporaryDirectory() as folder:
+        assert TrainingArguments(output_dir=folder, report_to=[]).average_tokens_across_devices
+    source = inspect.getsource(Trainer._get_num_items_in_batch)
+    assert "if self.args.average_tokens_across_devices:" in source
+    assert "self.accelerator.gather(num_items_in_batch.to(device)).sum()" in source

@@ -279,3 +279,72 @@ def test_the_recorder_does_see_the_ops_that_read_the_logits():
     with _Recorder(logits) as recorder:
         causal_lm_loss(logits, torch.tensor([[1, 2, 3]]))
     assert "reshape" in recorder.calls
+
+
+UNSUPPORTED_LABEL_DTYPES = (torch.uint16, torch.uint32, torch.uint64)
+ACCEPTED = "int64, int32, int16, int8 or uint8"
+
+
+def _label_takers():
+    """Every public function of lmloss.loss, linear_loss and parallel that takes labels."""
+    from lmloss import linear_causal_lm_loss
+    from lmloss.parallel import global_num_items, vocab_parallel_cross_entropy
+
+    logits, hidden, weight = torch.zeros(1, 4, 8), torch.zeros(1, 4, 3), torch.zeros(8, 3)
+    return {
+        "shift_labels": ("labels", lambda y: shift_labels(y, ignore_index=0)),
+        "count_loss_tokens": ("labels", count_loss_tokens),
+        "causal_lm_loss": ("labels", lambda y: causal_lm_loss(logits, y)),
+        "causal_lm_loss(shift_labels=)": (
+            "shift_labels",
+            lambda y: causal_lm_loss(logits, None, shift_labels=y),
+        ),
+        "linear_causal_lm_loss": ("labels", lambda y: linear_causal_lm_loss(hidden, weight, y)),
+        "global_num_items": ("labels", global_num_items),
+        "vocab_parallel_cross_entropy": (
+            "target",
+            lambda y: vocab_parallel_cross_entropy(logits[0], y[0], vocab_start=0),
+        ),
+    }
+
+
+@pytest.mark.parametrize("dtype", UNSUPPORTED_LABEL_DTYPES, ids=str)
+@pytest.mark.parametrize("function", list(_label_takers()))
+def test_labels_of_uint16_32_64_raise_a_type_error_naming_the_argument_and_the_accepted_dtypes(
+    function, dtype
+):
+    """torch 2.13 has no `<` for these dtypes: without the check, torch's NotImplementedError."""
+    name, call = _label_takers()[function]
+    labels = torch.tensor([[1, 2, 3, 4]]).to(dtype)
+    expected = rf"^{name} must have an integer dtype \({ACCEPTED}: .*got {dtype}; convert"
+    with pytest.raises(TypeError, match=expected):
+        call(labels)
+
+
+@pytest.mark.parametrize("dtype", (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8))
+@pytest.mark.parametrize("function", list(_label_takers()))
+def test_labels_of_every_accepted_dtype_work(function, dtype):
+    _, call = _label_takers()[function]
+    call(torch.tensor([[1, 2, 3, 4]]).to(dtype))
+
+
+def test_the_docstrings_name_the_accepted_label_dtypes():
+    for function in (causal_lm_loss, shift_labels, count_loss_tokens):
+        assert "int64, int32, int16, int8 or uint8" in " ".join(function.__doc__.split())
+    assert "any integer dtype" not in causal_lm_loss.__doc__
+
+
+def test_the_loss_is_float64_only_for_a_float64_num_items_in_batch_as_in_transformers():
+    logits, labels = torch.randn(2, 5, 7).bfloat16(), torch.randint(0, 7, (2, 5))
+    for count, dtype in (
+        (None, torch.float32),
+        (3, torch.float32),
+        (torch.tensor(3), torch.float32),
+        (torch.tensor(3.0, dtype=torch.bfloat16), torch.float32),
+        (torch.tensor(3.0, dtype=torch.float64), torch.float64),
+    ):
+        ours = causal_lm_loss(logits, labels, num_items_in_batch=count)
+        theirs = ForCausalLMLoss(logits, labels, vocab_size=7, num_items_in_batch=count)
+        assert ours.dtype == theirs.dtype == dtype
+    returns = " ".join(causal_lm_loss.__doc__.split("Returns:")[1].split("Raises:")[0].split())
+    assert "float64 if num_items_in_batch is a float64 tensor" in returns.replace("``", "")

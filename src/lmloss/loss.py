@@ -19,6 +19,12 @@ __all__ = ["causal_lm_loss", "count_loss_tokens", "shift_labels"]
 IGNORE_INDEX = -100
 """The label value that ``F.cross_entropy`` skips by default, and so the loss too."""
 
+INTEGER_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+"""The dtypes taken for token ids and labels. torch's uint16, uint32 and uint64 are left out:
+torch 2.13 has no ``<`` for them, so checking their values would fail inside torch."""
+
+INTEGER_DTYPE_NAMES = "int64, int32, int16, int8 or uint8"
+
 
 def shift_labels(labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
     """Shift ``labels`` one position to the left along the last dimension, ending in ``ignore_index``.
@@ -28,7 +34,8 @@ def shift_labels(labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> torc
     last position, which has no next token, is ignored.
 
     Args:
-        labels: Integer labels of shape ``(..., T)``, at least one dimension.
+        labels: Integer labels of shape ``(..., T)``, at least one dimension, of dtype int64,
+            int32, int16, int8 or uint8.
         ignore_index: The value put at the last position.
 
     Returns:
@@ -67,7 +74,8 @@ def count_loss_tokens(labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) ->
     loss over several micro-batches: the sum of this count over all of them.
 
     Args:
-        labels: Integer labels of shape ``(..., T)``, before the shift.
+        labels: Integer labels of shape ``(..., T)``, before the shift, of dtype int64, int32,
+            int16, int8 or uint8.
         ignore_index: The label value that does not count.
 
     Returns:
@@ -109,11 +117,13 @@ def causal_lm_loss(
 
     - returns ``0.0`` (float32, with an all-zero gradient) when no position is counted,
       where transformers' mean gives ``nan``: a batch with no target adds nothing;
-    - accepts labels of any integer dtype, and a non-contiguous ``shift_labels``;
+    - accepts labels of dtype int64, int32, int16, int8 or uint8 (transformers takes int64
+      and uint8), and a non-contiguous ``shift_labels``;
     - upcasts half-precision logits with ``F.log_softmax(..., dtype=torch.float32)`` rather
       than ``.float()``: the same values and, for bf16 logits, the same float32 copy (torch
       converts first; only fp16 logits on CUDA or XPU are upcast inside the kernel);
-    - raises ``TypeError``/``ValueError`` naming the argument before torch fails.
+    - raises ``TypeError``/``ValueError`` naming the argument before torch fails (labels of
+      dtype uint16, uint32 or uint64 included: torch cannot compare them).
 
     Args:
         logits: Floating-point logits of shape ``(..., T, V)``.
@@ -126,10 +136,12 @@ def causal_lm_loss(
         shift_labels: Labels already shifted, of shape ``(..., T)``, used as they are.
 
     Returns:
-        A float32 scalar tensor on the device of ``logits``.
+        A scalar tensor on the device of ``logits``: float32, or float64 if num_items_in_batch
+        is a float64 tensor (the division promotes, as in transformers).
 
     Raises:
-        TypeError: If ``logits`` is not floating point, the labels are not integers, or
+        TypeError: If ``logits`` is not floating point, the labels do not have one of the
+            dtypes above, or
             ``ignore_index`` or ``num_items_in_batch`` has the wrong type.
         ValueError: If the shapes do not match, or a label (other than ``ignore_index``) is
             outside ``[0, V)``: the message gives its position and value.
@@ -188,12 +200,20 @@ def _check_labels(labels: object, name: str) -> torch.Tensor:
     """``labels``, checked to be a tensor of integers (returned, as a tensor to type checkers)."""
     if not isinstance(labels, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of integers, got {type(labels).__name__}")
-    if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
-        raise TypeError(
-            f"{name} must have an integer dtype (token ids, with {IGNORE_INDEX} for ignored "
-            f"positions), got {labels.dtype}"
-        )
+    _check_integer_dtype(labels, name, f"token ids, with {IGNORE_INDEX} for ignored positions")
     return labels
+
+
+def _check_integer_dtype(tensor: torch.Tensor, name: str, holding: str) -> None:
+    """Raise ``TypeError`` unless ``tensor`` has one of ``INTEGER_DTYPES``; ``holding`` says what."""
+    if tensor.dtype not in INTEGER_DTYPES:
+        dtype = tensor.dtype
+        integer = not (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool)
+        hint = "; convert it with .long()" if integer else ""  # a wide unsigned dtype
+        raise TypeError(
+            f"{name} must have an integer dtype ({INTEGER_DTYPE_NAMES}: {holding}), "
+            f"got {dtype}{hint}"
+        )
 
 
 def _check_unshifted(labels: object, ignore_index: object) -> None:

@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 
 from lmloss._checks import check_int
-from lmloss.loss import IGNORE_INDEX, count_loss_tokens
+from lmloss.loss import IGNORE_INDEX, _check_labels, count_loss_tokens
 
 __all__ = ["global_num_items", "shard_sequence", "vocab_parallel_cross_entropy"]
 
@@ -230,13 +230,7 @@ def _checked_vocab_shards(
         raise ValueError(
             f"local_logits must have shape (N, V_local), got {tuple(local_logits.shape)}"
         )
-    if (
-        not isinstance(target, torch.Tensor)
-        or target.is_floating_point()
-        or target.dtype in (torch.bool, torch.complex64, torch.complex128)
-    ):
-        got = target.dtype if isinstance(target, torch.Tensor) else type(target).__name__
-        raise TypeError(f"target must be an integer torch.Tensor, got {got}")
+    target = _check_labels(target, "target")
     if tuple(target.shape) != (local_logits.shape[0],):
         raise ValueError(
             f"target must have shape (N,) = ({local_logits.shape[0]},) for "
@@ -286,7 +280,7 @@ class _VocabParallelCrossEntropy(torch.autograd.Function):
         shifted = logits - row_max[:, None]
 
         counted = target != ignore_index
-        local_target = target - vocab_start
+        local_target = target.long() - vocab_start  # int64: no wrap-around, gather's dtype
         owned = counted & (local_target >= 0) & (local_target < width)
         index = torch.where(owned, local_target, 0)[:, None]
         target_logit = shifted.gather(1, index).squeeze(1) * owned
