@@ -30,7 +30,8 @@ from prose_numbers import stated
 from snippet_sections import OUTPUTS, ROOT
 from test_prose import is_shown
 
-_IMAGE = re.compile(r"!\[([^\]]*)\]\(diagrams/([\w.-]+)\.svg\)")
+# Alt text may hold a list in brackets: ![padding of [0, 1, 2, 3] with (2, 2)](diagrams/...)
+_IMAGE = re.compile(r"!\[((?:[^\[\]]|\[[^\]]*\])*)\]\(diagrams/([\w.-]+)\.svg\)")
 
 
 def _diagrams() -> dict:
@@ -67,9 +68,28 @@ def _svg_text(root: ET.Element) -> str:
     return "\n".join(["".join(root.itertext()), *attributes])
 
 
+def _input_values(root: ET.Element) -> list[int]:
+    """The input's values in its flat order, cropped ones included."""
+    cells = [
+        (int(el.get("data-src", el.get("data-cropped", -1))), el.get("data-value"))
+        for el in root.iter()
+        if el.get("data-kind") == "input" or el.get("data-cropped")
+    ]
+    return [int(float(v)) for _, v in sorted(cells) if v is not None]  # fmt: skip
+
+
 def number_errors(alt: str, name: str, lang: str, root: ET.Element) -> list[str]:
+    """Numbers and shapes the drawing does not have; a list in brackets is its input's values."""
     shown = drawing_section(name, lang) + "\n" + _svg_text(root)
-    return [f"{name}: {n} is not drawn" for _, n in stated(alt) if not is_shown(n, shown)]
+    return [
+        f"{name}: {n} is not drawn"
+        for _, n in stated(alt)
+        if not (_ints(n) == _input_values(root) if n.startswith("[") else is_shown(n, shown))
+    ]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"-?\d+", text)]
 
 
 # --- directions ----------------------------------------------------------------------------
@@ -199,6 +219,8 @@ def test_alt_text_states_what_the_diagram_draws(path, alt, name):
     [
         ("(1, 2, 2) padded with (1, 1) to (1, 2, 4)", "pad-3d-2", "en", []),
         ("(1, 2, 2) padded with (1, 1) to (1, 2, 5)", "pad-3d-2", "en", ["(1, 2, 5) is not"]),
+        ("padding of [0, 1, 2, 3]", "pad-crop", "en", []),
+        ("padding of [0, 1, 2, 4]", "pad-crop", "en", ["[0, 1, 2, 4] is not"]),
         ("reflect: 2, 1 on the left and 2, 1 on the right", "pad-reflect-1d", "en", []),
         ("reflect: 1, 2 on the left and 2, 1 on the right", "pad-reflect-1d", "en", ["left"]),
         ("复制填充：左边 0、0，右边 3、3", "pad-replicate-1d", "zh", []),
