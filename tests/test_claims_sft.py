@@ -695,3 +695,177 @@ def test_exercise_answers_are_computed_and_match_the_questions():
             "3.0",
         ):
             assert fact in questions, (lang, fact)
+
+
+@torch.no_grad()
+def test_claim_without_attention_mask_the_cross_entropy_is_the_same_but_not_an_MoE_router_loss(
+    page,
+):
+    """sft.md #batching: with right padding the mask changes neither the logits at the real
+    positions nor the cross-entropy; Mixtral's load-balancing loss takes the mask."""
+    from transformers import MixtralConfig, MixtralForCausalLM
+
+    assert_page_says(
+        "sft.md",
+        "batching",
+        en="the cross-entropy loss and the logits at the real positions are the same with or "
+        "without `attention_mask`",
+        zh="传不传 `attention_mask`，交叉熵损失和实际词元位置上的 logits 都一样",
+    )
+    assert_page_says(
+        "sft.md",
+        "batching",
+        en="The exception is an auxiliary loss that reads the mask: the router load-balancing loss "
+        "of a mixture-of-experts model such as Mixtral leaves the padding out only with "
+        "`attention_mask`",
+        zh="例外是读取掩码的辅助损失：Mixtral 这类混合专家模型的路由负载均衡损失，只有收到 "
+        "`attention_mask` 才把填充排除在外",
+    )
+    torch.manual_seed(0)
+    config = MixtralConfig(
+        vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=4, num_local_experts=4,
+        num_experts_per_tok=2, output_router_logits=True, attn_implementation="sdpa",
+    )  # fmt: skip
+    moe = MixtralForCausalLM(config).eval()
+    batch = page["batch"]  # the page's right-padded batch
+    ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
+    assert int(ids.max()) < 128 and mask[1, -1] == 0
+    real = mask.bool()
+    with_mask = moe(input_ids=ids, attention_mask=mask, labels=labels)
+    without = moe(input_ids=ids, labels=labels)
+    torch.testing.assert_close(with_mask.logits[real], without.logits[real])
+
+    def cross_entropy(out):
+        return torch.nn.functional.cross_entropy(
+            out.logits[:, :-1].reshape(-1, 128), labels[:, 1:].reshape(-1)
+        )
+
+    torch.testing.assert_close(cross_entropy(with_mask), cross_entropy(without))
+    assert abs(float(with_mask.aux_loss - without.aux_loss)) > 1e-3
+    assert with_mask.loss != without.loss  # the model's loss adds the router loss
+    source = inspect.getsource(type(moe).forward)
+    assert "attention_mask" in source.split("load_balancing_loss_func(")[1].split(")")[0]
+
+
+def test_claim_the_batches_TRL_hands_the_model_are_padded_on_the_right_vlm_prompts_too():
+    """sft.md #padding-side: the VLM collator pads prompts on the left, then flushes rows left."""
+    from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+    assert_page_says(
+        "sft.md",
+        "padding-side",
+        en="the batches TRL's SFT collators hand to the model are padded on the right: the text "
+        "collator pads on the right, and the vision–language one, which pads the prompts on the "
+        "left before appending the completions, then moves each row to the left (`flush_left`)",
+        zh="TRL 的 SFT 数据整理器交给模型的批次都是右填充的：文本数据整理器直接右填充；"
+        "视觉—语言数据整理器先把提示左填充、再接上补全，然后把每一行移到最左边（`flush_left`）",
+    )
+
+    class Processor:
+        """Character ids, padded on the side asked for; records the sides."""
+
+        def __init__(self):
+            self.sides = []
+
+        def __call__(self, text, padding_side, images=None, **kwargs):
+            self.sides.append(padding_side)
+            width = max(map(len, text))
+            rows, masks = [], []
+            for line in text:
+                ids, pad = [ord(c) for c in line], [0] * (width - len(line))
+                ones = [1] * len(line)
+                left = padding_side == "left"
+                rows.append(pad + ids if left else ids + pad)
+                masks.append([0] * len(pad) + ones if left else ones + [0] * len(pad))
+            return {"input_ids": torch.tensor(rows), "attention_mask": torch.tensor(masks)}
+
+    processor = Processor()
+    collator = DataCollatorForVisionLanguageModeling(processor, completion_only_loss=True)
+    examples = [
+        {"prompt": "ab", "completion": "cde", "images": []},
+        {"prompt": "abcdef", "completion": "g", "images": []},
+    ]
+    batch = collator(examples)
+    assert processor.sides == ["left", "right"]  # prompts left, completions right
+    assert batch["attention_mask"].tolist() == [[1] * 5 + [0] * 2, [1] * 7]  # right-padded
+    assert batch["input_ids"][0, :5].tolist() == [ord(c) for c in "abcde"]
+    text = TRLCollator(pad_token_id=0)([{"input_ids": [1, 2, 3]}, {"input_ids": [4]}])
+    assert text["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_claim_transformers_DataCollatorForLanguageModeling_rebuilds_given_labels(page):
+    """sft.md #pad-is-eos: it discards the labels the examples hold."""
+    assert_page_says(
+        "sft.md",
+        "pad-is-eos",
+        en="It also discards any `labels` the examples hold and rebuilds them from `input_ids`: "
+        "a masked prompt is trained again",
+        zh="它还会丢掉样本自带的 `labels`，从 `input_ids` 重新构造：已经屏蔽的提示又会参与训练",
+    )
+    collator = DataCollatorForLanguageModeling(page["toy"], mlm=False)
+    batch = collator([{"input_ids": [5, 6, 7, 8], "labels": [IGNORE, IGNORE, 7, 8]}])
+    assert batch["labels"].tolist() == [[5, 6, 7, 8]]
+
+
+def test_claim_SFTConfig_eos_token_adds_the_end_of_turn_token_to_generation_config(page):
+    """sft.md #troubleshooting: generation stops on generation_config.eos_token_id."""
+    assert_page_says(
+        "sft.md",
+        "troubleshooting",
+        en="or the model does produce its end-of-turn token but `generate` stops only on "
+        "`generation_config.eos_token_id`, which does not hold it",
+        zh="或者模型确实输出了轮次结束词元，但 `generate` 只在 `generation_config.eos_token_id` "
+        "里的词元处停下，而其中没有它",
+    )
+    assert_page_says(
+        "sft.md",
+        "troubleshooting",
+        en='`SFTConfig(eos_token="<|im_end|>")` sets the tokenizer\'s EOS and adds it to the '
+        "model's config and to `generation_config.eos_token_id`",
+        zh='`SFTConfig(eos_token="<|im_end|>")` 会设置分词器的 EOS，并把它加进模型的配置和 '
+        "`generation_config.eos_token_id`",
+    )
+    qwen = page["qwen"]
+    saved = qwen.eos_token
+    try:
+        qwen.eos_token = "<|endoftext|>"  # a base checkpoint's EOS
+        trainer = page["build"](qwen, page["chats"], eos_token="<|im_end|>")
+        end_of_turn = qwen.convert_tokens_to_ids("<|im_end|>")
+        assert qwen.eos_token_id == end_of_turn
+        assert trainer.model.config.eos_token_id == end_of_turn
+        stops_on = trainer.model.generation_config.eos_token_id
+        assert end_of_turn in (stops_on if isinstance(stops_on, list) else [stops_on])
+    finally:
+        qwen.eos_token = saved
+
+
+def test_claim_models_that_declare_accepts_loss_kwargs_false_get_the_mean_of_means():
+    """sft.md #troubleshooting: Qwen2.5-VL declares accepts_loss_kwargs = False."""
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    assert_page_says(
+        "sft.md",
+        "troubleshooting",
+        en="when the Trainer decides that the model takes no loss keyword arguments: its `forward` "
+        "takes no `**kwargs` and it declares no `accepts_loss_kwargs`, or it sets "
+        "`accepts_loss_kwargs = False`, as Qwen2.5-VL does",
+        zh="Trainer 认定模型不接收损失相关的关键字参数时就会这样：`forward` 不接收 `**kwargs`、"
+        "也没有声明 `accepts_loss_kwargs`，或者模型设了 `accepts_loss_kwargs = False`"
+        "（Qwen2.5-VL 就是如此）",
+    )
+    assert Qwen2_5_VLForConditionalGeneration.accepts_loss_kwargs is False
+    source = inspect.getsource(Trainer.__init__)
+    assert 'hasattr(unwrapped_model, "accepts_loss_kwargs")' in source
+
+
+def test_claim_packed_rows_are_kept_apart_by_a_per_document_mask_not_the_padding_mask():
+    assert_page_says(
+        "sft.md",
+        "batching",
+        en="in packed rows, where what keeps the documents apart is a per-document mask that "
+        "transformers builds from `position_ids` when no `attention_mask` is given "
+        "([below](#packing))",
+        zh="打包的行，那里把文档分开的是按文档划分的掩码：不传 `attention_mask` 时，transformers "
+        "从 `position_ids` 构造它（见[下文](#packing)）",
+    )

@@ -145,12 +145,14 @@ def test_labels_from_mask_keeps_ids_where_the_mask_is_true(mask, expected):
         (
             lambda: collate([{"input_ids": [1.0, 2.0]}], 0),
             TypeError,
-            "examples[0]['input_ids'] must hold integers (token ids), got torch.float32",
+            "examples[0]['input_ids'] must have an integer dtype (int64, int32, int16, int8 or uint8: "
+            "token ids), got torch.float32",
         ),
         (
             lambda: pack([{"input_ids": [1], "labels": torch.tensor([True])}]),
             TypeError,
-            "examples[0]['labels'] must hold integers (token ids), got torch.bool",
+            "examples[0]['labels'] must have an integer dtype (int64, int32, int16, int8 or uint8: "
+            "token ids), got torch.bool",
         ),
         (
             lambda: collate([{"input_ids": ["a", "b"]}], 0),
@@ -200,12 +202,14 @@ def test_labels_from_mask_keeps_ids_where_the_mask_is_true(mask, expected):
         (
             lambda: labels_from_mask([5, 6], [0.0, 1.0]),
             TypeError,
-            "loss_mask must hold booleans or the integers 0 and 1, got torch.float32",
+            "loss_mask must hold booleans or the integers 0 and 1 (dtype bool, int64, int32, int16, "
+            "int8 or uint8), got torch.float32",
         ),
         (
             lambda: labels_from_mask([5.0, 6.0], [0, 1]),
             TypeError,
-            "input_ids must hold integers (token ids), got torch.float32",
+            "input_ids must have an integer dtype (int64, int32, int16, int8 or uint8: token ids), "
+            "got torch.float32",
         ),
     ],
     ids=lambda value: "" if callable(value) or isinstance(value, type) else value[:40],
@@ -287,3 +291,37 @@ def test_sft_diagram_is_in_the_page_language_and_byte_stable_across_processes():
 def test_sft_diagram_rejects_unequal_lengths():
     with pytest.raises(ValueError, match="one entry per position, got 2, 2, 1 and 2"):
         sft_svg(["a", "b"], [1, 2], [1], [1, 1])
+
+
+WIDE_UNSIGNED = (torch.uint16, torch.uint32, torch.uint64)
+ACCEPTED = r"int64, int32, int16, int8 or uint8"
+
+
+@pytest.mark.parametrize("dtype", WIDE_UNSIGNED, ids=str)
+@pytest.mark.parametrize(
+    ("name", "call"),
+    [
+        ("input_ids", lambda t: labels_from_mask(t, [1, 1, 0])),
+        ("loss_mask", lambda t: labels_from_mask([5, 6, 7], t)),
+        (r"examples\[0\]\['input_ids'\]", lambda t: collate([{"input_ids": t}], pad_token_id=0)),
+        (r"examples\[0\]\['labels'\]", lambda t: pack([{"input_ids": [5, 6, 7], "labels": t}])),
+    ],
+    ids=["labels_from_mask-input_ids", "labels_from_mask-loss_mask", "collate", "pack"],
+)
+def test_ids_and_masks_of_uint16_32_64_raise_a_type_error_with_the_accepted_dtypes(
+    name, call, dtype
+):
+    """The same dtype rule as the loss: torch has no `<` for these dtypes."""
+    with pytest.raises(TypeError, match=rf"^{name} must .*{ACCEPTED}.*got {dtype}"):
+        call(torch.tensor([1, 1, 0]).to(dtype))
+
+
+def test_the_module_docstring_says_which_values_the_checks_read():
+    """labels_from_mask reads the mask's values (a host sync on GPU), so "lengths only" is false."""
+    import lmloss.sft
+
+    doc = " ".join(lmloss.sft.__doc__.split())
+    assert "lengths and dtypes only" not in doc
+    assert "labels_from_mask also reads the values of loss_mask" in doc.replace("``", "")
+    with pytest.raises(RuntimeError, match="meta tensors"):  # it reads values: meta has none
+        labels_from_mask(torch.tensor([1, 2], device="meta"), torch.tensor([1, 0], device="meta"))

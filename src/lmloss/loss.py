@@ -123,7 +123,7 @@ def causal_lm_loss(
       than ``.float()``: the same values and, for bf16 logits, the same float32 copy (torch
       converts first; only fp16 logits on CUDA or XPU are upcast inside the kernel);
     - raises ``TypeError``/``ValueError`` naming the argument before torch fails (labels of
-      dtype uint16, uint32 or uint64 included: torch cannot compare them).
+      dtype uint16, uint32 or uint64 included: torch has no ``<`` for them).
 
     Args:
         logits: Floating-point logits of shape ``(..., T, V)``.

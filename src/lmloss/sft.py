@@ -12,7 +12,10 @@ model, with ``ignore_index`` (``-100``) wherever a position must not count in th
   first label of every sequence set to ``ignore_index``, exactly as transformers'
   ``DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)`` does.
 
-The checks read lengths and dtypes only; a tensor given as input is not copied to be checked.
+The checks read lengths and dtypes; ``labels_from_mask`` also reads the values of ``loss_mask``
+to check that they are 0 and 1 (one pass over the mask, a host sync on a GPU). A tensor given
+as input is not copied to be checked. Ids, labels and integer masks may have dtype int64, int32,
+int16, int8 or uint8, as in the loss; uint16, uint32 and uint64 raise ``TypeError``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from lmloss._checks import check_int
-from lmloss.loss import IGNORE_INDEX
+from lmloss.loss import IGNORE_INDEX, INTEGER_DTYPE_NAMES, INTEGER_DTYPES, _check_integer_dtype
 
 __all__ = ["collate", "labels_from_mask", "pack"]
 
@@ -66,8 +69,11 @@ def labels_from_mask(
     check_int("ignore_index", ignore_index)
     ids = _as_ids(input_ids, "input_ids", any_rank=True)
     mask = _as_tensor(loss_mask, "loss_mask")
-    if mask.dtype != torch.bool and (mask.is_floating_point() or mask.is_complex()):
-        raise TypeError(f"loss_mask must hold booleans or the integers 0 and 1, got {mask.dtype}")
+    if mask.dtype != torch.bool and mask.dtype not in INTEGER_DTYPES:
+        raise TypeError(
+            f"loss_mask must hold booleans or the integers 0 and 1 (dtype bool, "
+            f"{INTEGER_DTYPE_NAMES}), got {mask.dtype}"
+        )
     if mask.shape != ids.shape:
         raise ValueError(
             f"loss_mask must have the shape of input_ids, {tuple(ids.shape)}, got {tuple(mask.shape)}"
@@ -86,7 +92,8 @@ def collate(
     """Pad examples on the right into one batch for a causal language model.
 
     Each example holds ``input_ids`` and ``labels`` of the same length (``labels`` default to
-    the ``input_ids`` when missing, as in the collators of transformers and TRL). The batch is
+    the ``input_ids`` when missing, as in transformers' ``DataCollatorWithFlattening`` and TRL's
+    collator; transformers' ``DataCollatorForLanguageModeling`` rebuilds them even when given). The batch is
     as long as the longest example; shorter rows are filled on the right with ``pad_token_id``
     in ``input_ids``, 0 in ``attention_mask`` and ``ignore_index`` in ``labels``.
 
@@ -96,7 +103,8 @@ def collate(
 
     Args:
         examples: Mappings with ``input_ids`` and optionally ``labels``: one-dimensional
-            integer sequences or tensors of equal length.
+            integer sequences or tensors, an example's ``input_ids`` and ``labels`` of equal
+            length.
         pad_token_id: The id written into the padded positions of ``input_ids``.
         ignore_index: The label of the padded positions.
 
@@ -148,7 +156,8 @@ def pack(examples: Sequence[Example], ignore_index: int = IGNORE_INDEX) -> dict[
 
     Args:
         examples: Mappings with ``input_ids`` and optionally ``labels`` (default: the
-            ``input_ids``), one-dimensional integer sequences or tensors of equal length.
+            ``input_ids``), one-dimensional integer sequences or tensors, an example's
+            ``input_ids`` and ``labels`` of equal length.
         ignore_index: The label put at the first position of every example.
 
     Returns:
@@ -203,8 +212,7 @@ def _as_tensor(values: object, name: str) -> torch.Tensor:
 
 def _as_ids(values: object, name: str, *, any_rank: bool = False) -> torch.Tensor:
     ids = _as_tensor(values, name)
-    if ids.dtype == torch.bool or ids.is_floating_point() or ids.is_complex():
-        raise TypeError(f"{name} must hold integers (token ids), got {ids.dtype}")
+    _check_integer_dtype(ids, name, "token ids")
     if not any_rank and ids.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {tuple(ids.shape)}")
     return ids
