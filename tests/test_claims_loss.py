@@ -518,22 +518,25 @@ def test_claim_LlamaForCausalLM_forward_takes_kwargs_so_the_Trainer_passes_the_c
 
 
 def test_claim_the_Trainer_counts_shift_labels_if_given_else_picks_the_rule_from_loss_type():
-    """loss.md #accumulation item 3: shift_labels whatever the loss; else loss_type decides."""
+    """loss.md #accumulation item 3: the Trainer counts only a batch with labels; then
+    shift_labels whatever the loss, else loss_type decides."""
     assert_page_says(
         "loss.md",
         "accumulation",
-        en="In transformers 5.24 the Trainer counts `shift_labels` whenever the batch has them, "
-        "whatever the loss. Otherwise it counts `labels[..., 1:]` when the model's `loss_type` "
-        "maps to `ForCausalLMLoss` and the model is not an encoder–decoder, and all labels for "
-        "other models",
-        zh="在 transformers 5.24 里，批次里有 `shift_labels` 时，不论用的是什么损失，Trainer 都数 "
-        "`shift_labels`。否则，模型的 `loss_type` 对应 `ForCausalLMLoss` 且模型不是编码器—解码器时数 "
-        "`labels[..., 1:]`，其他模型数全部标签",
+        en="In transformers 5.24 the Trainer counts only when the batch has `labels`; it then "
+        "counts `shift_labels` whenever the batch has them too, whatever the loss. Otherwise it "
+        "counts `labels[..., 1:]` when the model's `loss_type` maps to `ForCausalLMLoss` and the "
+        "model is not an encoder–decoder, and all labels for other models",
+        zh="在 transformers 5.24 里，Trainer 只在批次里有 `labels` 时才计数；这时批次里若还有 "
+        "`shift_labels`，不论用的是什么损失，它都数 `shift_labels`。否则，模型的 `loss_type` 对应 "
+        "`ForCausalLMLoss` 且模型不是编码器—解码器时数 `labels[..., 1:]`，其他模型数全部标签",
     )
     with tempfile.TemporaryDirectory() as folder:
         other = _trainer(_TakesKwargs(), folder)  # no loss_type: not ForCausalLMLoss
         shifted = {**_MICRO, "shift_labels": torch.tensor([[2, 3, 4, IGNORE]])}
         assert int(other._get_num_items_in_batch([shifted], torch.device("cpu"))) == 3
+        no_labels = {"input_ids": _MICRO["input_ids"], "shift_labels": shifted["shift_labels"]}
+        assert other._get_num_items_in_batch([no_labels], torch.device("cpu")) is None
         llama = _tiny_llama()
         assert llama.loss_type == "ForCausalLM"
         llama.loss_function = lambda *args, **kwargs: None  # the loss called: not ForCausalLMLoss
