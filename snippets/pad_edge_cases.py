@@ -52,11 +52,14 @@ print(F.pad(row, (-4, 1), mode="circular").shape)
 ints = torch.tensor([1, 2, 3])  # int64
 print(F.pad(ints, (1, 1), value=0.5))  # 0.5 -> 0, silently
 print(F.pad(ints, (1, 1), value=-1.9))  # truncated towards 0: -1
-# value arrives as a double: whole numbers exact up to 2**53
-print(F.pad(ints, (1, 1), value=2**53 + 1).tolist())
+# a double: every whole number up to 2**53 is exact, above it only some
+for k in (1, 2, 3):
+    print(f"2**53 + {k} ->", F.pad(ints, (1, 1), value=2**53 + k)[0].item())
 # int64's max rounds up to 2**63, which passes the range check
 print(F.pad(ints, (1, 1), value=torch.iinfo(torch.long).max).tolist())
 attempt(lambda: F.pad(ints, (1, 1), value=2**64))
+# uint64's max rounds up to 2**64: it passes too
+print(F.pad(ints.to(torch.uint64), (1, 1), value=2**64).tolist())
 print(torch.iinfo(torch.uint8))
 bytes_ = ints.to(torch.uint8)
 attempt(lambda: F.pad(bytes_, (1, 1), value=-100))

@@ -586,3 +586,162 @@ def test_claim_trl_masks_the_prompt_only_for_prompt_completion_data_by_default()
     doc = " ".join(SFTConfig.__doc__.split())
     assert "loss is computed on the completion for [prompt-completion](#prompt-completion) " in doc
     assert "on the full sequence for [language modeling](#language-modeling) datasets" in doc
+
+
+# --- review round 3 (pad pages): each test fails on the page's old sentence ----------------
+
+
+def test_claim_the_range_check_in_double_misses_the_top_of_int64_and_uint64_and_bool_has_none():
+    """Value section: not "one outside is an error, with one exception on int64"."""
+    assert_page_says(
+        "pad-edge-cases.md",
+        "value",
+        en="one outside is an error, except where the dtype's largest value is not a `double`",
+        zh="超出范围的数报错，只有两种例外",
+    )
+    assert_page_says(
+        "pad-edge-cases.md",
+        "value",
+        en="`bool` has no range check: any non-zero value, nan included, becomes `True`",
+        zh="二是 `bool` 不检查范围：任何非零值（包括 nan）都变成 `True`",
+    )
+    assert_page_says(
+        "pad-edge-cases.md",
+        "summary",
+        en="except near the largest `int64` and `uint64`, which pass unnoticed, and on `bool`",
+        zh="但 `int64` 和 `uint64` 上限附近的值不报错，`bool` 则根本不检查",
+    )
+    uint64 = torch.zeros(2, dtype=torch.uint64)
+    assert float(torch.iinfo(torch.uint64).max) == 2.0**64
+    assert F.pad(uint64, (1, 1), value=2**64).tolist() == [0, 0, 0, 0]  # out of range, no error
+    with pytest.raises(RuntimeError, match="uint64_t without overflow"):
+        F.pad(uint64, (1, 1), value=-1)
+    for dtype in (torch.int8, torch.uint8, torch.int16, torch.int32, torch.uint32):
+        assert float(torch.iinfo(dtype).max) == torch.iinfo(dtype).max  # exact: checked right
+    flags = torch.tensor([True, False])
+    for value in (-100, float("nan"), float("inf"), 1e300):
+        assert F.pad(flags, (1, 1), value=value).tolist() == [True, True, False, True]
+
+
+def test_claim_a_double_holds_every_whole_number_up_to_2_53_and_only_some_above():
+    """Value section and its code comment: not "exact only up to 2**53", not "one smaller" always."""
+    assert_page_says(
+        "pad-edge-cases.md",
+        "value",
+        en="A `double` holds every whole number up to `2**53`; above that only some, and the "
+        "others are rounded to one it holds: `2**53 + 1` arrives one smaller, `2**53 + 3` one "
+        "larger",
+        zh="`double` 能精确表示 `2**53` 以内的所有整数；超过 `2**53` 后只能表示其中一部分，"
+        "其余的舍入到相邻的可表示值：`2**53 + 1` 传进来时少了 1，`2**53 + 3` 则多了 1",
+    )
+    code = (Path(__file__).resolve().parents[1] / "snippets" / "pad_edge_cases.py").read_text()
+    toml = (Path(__file__).resolve().parents[1] / "snippets/zh/pad_edge_cases.toml").read_text()
+    assert "every whole number up to 2**53 is exact, above it only some" in code
+    assert "2**53 以内的整数都是精确的，超过后只有一部分是" in toml
+    ints = torch.tensor([1, 2, 3])
+    for k, arrives in [(1, 0), (2, 2), (3, 4), (2**60 - 2**53, 2**60 - 2**53)]:
+        assert F.pad(ints, (1, 1), value=2**53 + k)[0].item() == 2**53 + arrives
+    assert all(float(n) == n for n in range(2**53 - 1000, 2**53 + 1))
+
+
+def test_claim_value_is_range_checked_only_when_something_is_padded():
+    assert_page_says(
+        "pad-edge-cases.md",
+        "value",
+        en="The check runs only when something is padded: a call that only crops never reads "
+        "`value`",
+        zh="只有真正填充时才做这项检查：只裁剪的调用根本不读 `value`",
+    )
+    ints = torch.tensor([1, 2, 3])
+    assert F.pad(ints, (-1, 0), value=float("nan")).tolist() == [2, 3]
+    assert F.pad(ints.to(torch.uint8), (-1, 0), value=-100).tolist() == [2, 3]
+    assert F.pad(ints, (0, 0), value=float("nan")).tolist() == [1, 2, 3]
+    with pytest.raises(RuntimeError, match="cannot be converted"):
+        F.pad(ints, (-1, 1), value=float("nan"))
+
+
+def test_claim_the_deterministic_fill_depends_on_fill_uninitialized_memory():
+    """Crop edge case 7: the fill is on only while this flag is True, its default."""
+    assert_page_says(
+        "pad-edge-cases.md",
+        "crop-edges",
+        en="while `torch.utils.deterministic.fill_uninitialized_memory` is `True`, its default",
+        zh="只要 `torch.utils.deterministic.fill_uninitialized_memory` 保持默认的 `True`",
+    )
+    import torch.utils.deterministic as deterministic
+
+    assert deterministic.fill_uninitialized_memory is True
+    doc = " ".join(torch.use_deterministic_algorithms.__doc__.split())
+    assert "fill_uninitialized_memory" in doc and "is turned on" in doc
+
+
+REPLICATE_ON_CUDA = (
+    "On CUDA with `torch.use_deterministic_algorithms(True)`, `\"replicate\"` runs a Python "
+    "implementation instead, which ignores `value`, accepts longer tuples and raises other errors"
+)
+REPLICATE_ON_CUDA_ZH = (
+    "在 CUDA 上开启 `torch.use_deterministic_algorithms(True)` 后，`\"replicate\"` 改走一个 "
+    "Python 实现：它忽略 `value`，接受更长的填充元组，报错信息也不同"
+)
+
+
+def test_claim_deterministic_replicate_on_cuda_runs_a_python_decomposition():
+    """Error table intro, GPU paragraph, mode-ranks: the rules stated hold on CPU only for replicate.
+
+    No GPU here: the dispatch condition is read in F.pad's source, and the function it calls is
+    run on CPU.
+    """
+    assert_page_says("pad-edge-cases.md", "errors", en=REPLICATE_ON_CUDA, zh=REPLICATE_ON_CUDA_ZH)
+    assert_page_says(
+        "pad-edge-cases.md",
+        "autograd",
+        en="and its forward changes too",
+        zh="前向计算也随之改变",
+    )
+    assert_page_says(
+        "pad-edge-cases.md",
+        "value",
+        en="(on CPU, and on CUDA unless deterministic algorithms are on for `\"replicate\"`;",
+        zh="（在 CPU 上如此；在 CUDA 上开启确定性算法时，`\"replicate\"` 例外，",
+    )
+    assert_page_says(
+        "pad-modes.md",
+        "mode-ranks",
+        en="(on CPU; on CUDA with deterministic algorithms on, `\"replicate\"` takes longer "
+        "tuples, see [the error table](pad-edge-cases.md#errors))",
+        zh="（这是 CPU 上的情形；在 CUDA 上开启确定性算法时，`\"replicate\"` 接受更长的元组，"
+        "见[常见错误表](pad-edge-cases.md#errors)）",
+    )
+    source = " ".join(inspect.getsource(F.pad).split())
+    assert (
+        "if torch.are_deterministic_algorithms_enabled() and ( input.is_cuda or input.is_xpu ): "
+        'if mode == "replicate":' in source
+    )
+    assert '"torch._decomp.decompositions" )._replication_pad(input, pad)' in source
+    from torch._decomp.decompositions import _replication_pad
+
+    assert "value" not in inspect.signature(_replication_pad).parameters
+    longer = torch.zeros(2, 2, 2, 2, 2)
+    assert _replication_pad(longer, (1,) * 8).shape == (2, 4, 4, 4, 4)
+    with pytest.raises(NotImplementedError, match="Padding size 8"):
+        F.pad(longer, (1,) * 8, mode="replicate")
+    with pytest.raises(RuntimeError, match="reflection_pad1d requires 2D or 3D input"):
+        _replication_pad(torch.zeros(3), (1, 1))
+
+
+def test_claim_the_labels_a_user_passes_are_the_input_ids_and_the_loss_shifts_them():
+    """Glossary row 标签 / labels: not "the target token id at each position"."""
+    rows = {
+        "en": "the token ids the loss learns: the same as `input_ids`, with `-100` where a "
+        "position does not count; the loss shifts them",
+        "zh": "损失要学习的词元编号：与 `input_ids` 相同，不计入损失的位置取 `-100`；由损失函数移位",
+    }
+    for lang, row in rows.items():
+        assert row in (DOCS / lang / "glossary.md").read_text(encoding="utf-8")
+    from transformers.loss.loss_utils import ForCausalLMLoss
+
+    torch.manual_seed(0)
+    ids = torch.tensor([[3, 1, 4, 1, 5]])
+    logits = torch.randn(1, 5, 7)
+    by_hand = F.cross_entropy(logits[0, :-1], ids[0, 1:])
+    assert torch.allclose(ForCausalLMLoss(logits, ids, vocab_size=7), by_hand)
