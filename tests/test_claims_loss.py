@@ -191,9 +191,11 @@ def test_claim_torch_has_no_less_than_for_uint16_32_64_so_causal_lm_loss_rejects
         "loss.md",
         "int32-labels",
         en="`lmloss.causal_lm_loss` accepts int64, int32, int16, int8 and uint8 labels. torch has "
-        "no `<` for uint16, uint32 and uint64, so for those it raises a `TypeError` that says so",
+        "no `<` for uint16, uint32 and uint64, so for those it raises a `TypeError` that lists the "
+        "dtypes it accepts and says to convert with `.long()`",
         zh="`lmloss.causal_lm_loss` 接受 int64、int32、int16、int8 和 uint8 的标签。torch 没有为 "
-        "uint16、uint32 和 uint64 实现 `<`，遇到这三种类型，它抛出 `TypeError` 并说明原因",
+        "uint16、uint32 和 uint64 实现 `<`，遇到这三种类型，它抛出 `TypeError`，"
+        "信息里列出它接受的类型，并提示用 `.long()` 转换",
     )
     from lmloss import causal_lm_loss
 
@@ -208,7 +210,11 @@ def test_claim_torch_has_no_less_than_for_uint16_32_64_so_causal_lm_loss_rejects
     for dtype in (torch.uint16, torch.uint32, torch.uint64):
         with pytest.raises(NotImplementedError, match='"lt_cpu" not implemented'):
             _ = unmasked.to(dtype) < 0
-        with pytest.raises(TypeError, match=f"labels must have an integer dtype .*got {dtype}"):
+        with pytest.raises(
+            TypeError,
+            match=rf"integer dtype \(int64, int32, int16, int8 or uint8: .*got {dtype}; "
+            r"convert it with \.long\(\)",
+        ):
             causal_lm_loss(logits, unmasked.to(dtype))
 
 
@@ -487,6 +493,40 @@ def test_claim_the_Trainer_passes_num_items_in_batch_only_if_forward_takes_kwarg
         assert kwargs.model.seen[-1] == {"num_items_in_batch": count}
         # This forward ignores the count, and the Trainer no longer divides: a whole mean per micro-batch.
         torch.testing.assert_close(step, kwargs.model(**_MICRO)["loss"].detach())
+
+
+class _LogitsOnly(_ListedArguments):
+    """A model that leaves the loss to the caller; its forward lists its arguments."""
+
+    def forward(self, input_ids):
+        return {"logits": self.embed(input_ids)}
+
+
+def test_claim_with_a_compute_loss_func_the_Trainer_counts_and_hands_the_count_to_it():
+    """loss.md #accumulation item 2: the count goes to compute_loss_func, not to forward."""
+    from transformers import Trainer, TrainingArguments
+
+    assert_page_says(
+        "loss.md",
+        "accumulation",
+        en="only if `model_accepts_loss_kwargs` is true (given a `compute_loss_func`, it counts "
+        "too, but hands the count to that function)",
+        zh="条件是 `model_accepts_loss_kwargs` 为真（传了 `compute_loss_func` 时也会统计，但交给该函数）",
+    )
+    handed = []
+
+    def loss_func(outputs, labels, num_items_in_batch=None):
+        handed.append(num_items_in_batch)
+        return ForCausalLMLoss(outputs["logits"], labels, vocab_size=8)
+
+    with tempfile.TemporaryDirectory() as folder:
+        args = TrainingArguments(output_dir=folder, report_to=[], use_cpu=True)
+        trainer = Trainer(model=_LogitsOnly(), args=args, compute_loss_func=loss_func)
+        assert trainer.model_accepts_loss_kwargs is False
+        count = trainer._get_num_items_in_batch([_MICRO, _MICRO], torch.device("cpu"))
+        assert int(count) == 2 * 4  # no ForCausalLMLoss loss_type: every label counted
+        trainer.compute_loss(trainer.model, dict(_MICRO), num_items_in_batch=count)
+    assert handed == [count]
 
 
 def test_claim_a_forward_that_takes_kwargs_but_ignores_the_count_gets_its_mean_undivided():

@@ -518,6 +518,70 @@ def test_claim_the_trainer_sets_config_use_cache_from_training_arguments_default
     assert model.config.use_cache is False
 
 
+def test_claim_TRL_calls_the_model_with_fused_lm_head_which_the_recorded_batch_omits(page):
+    """sft.md #trl-step-chat: the recorded inputs, and the keyword TRL adds to the call."""
+    assert_page_says(
+        "sft.md",
+        "trl-step-chat",
+        en="TRL's `compute_loss` also passes `fused_lm_head=True`, which the record does not show: "
+        "the model then returns per-token log-probabilities, not logits, and TRL computes the loss "
+        "from them itself",
+        zh="TRL 的 `compute_loss` 还会传入 `fused_lm_head=True`，记下的批次里看不到它："
+        "模型因此返回每个词元的对数概率而不是 logits，由 TRL 自己据此算损失",
+    )
+    calls = []
+    tiny_llama = page["tiny_llama"]
+
+    def spied_llama(vocab_size):
+        model = tiny_llama(vocab_size)
+        model.register_forward_pre_hook(
+            lambda module, args, kwargs: calls.append(sorted(kwargs)), with_kwargs=True
+        )
+        return model
+
+    page["tiny_llama"] = spied_llama  # one_step builds its model through this name
+    try:
+        batch = page["one_step"](page["qwen"], page["chats"], assistant_only_loss=True)
+    finally:
+        page["tiny_llama"] = tiny_llama
+    assert "fused_lm_head" not in batch
+    assert calls == [sorted(set(batch) - {"num_items_in_batch"} | {"fused_lm_head"})]
+    source = inspect.getsource(SFTTrainer.compute_loss)
+    assert "outputs = model(**inputs, fused_lm_head=True)" in source
+    assert "per_token_loss = -outputs.log_probs" in source
+
+
+def test_claim_every_attention_implementation_shares_the_packed_detection_without_mask_or_cache():
+    """sft.md #use-cache: find_packed_sequence_indices runs in the shared mask code."""
+    from transformers import DynamicCache
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, _preprocess_mask_arguments
+
+    assert_page_says(
+        "sft.md",
+        "use-cache",
+        en="In transformers 5.24 the mask code that every attention implementation shares "
+        "(`create_causal_mask`) infers the documents of a packed row from `position_ids`, and only "
+        "when the model gets no `attention_mask` and no cache",
+        zh="在 transformers 5.24 中，所有注意力实现共用的掩码代码（`create_causal_mask`）会从 "
+        "`position_ids` 推断打包行里的文档，而且只在模型既没有收到 `attention_mask`、也没有缓存时才这样做",
+    )
+    position_ids = torch.tensor([[0, 1, 2, 0, 1, 0, 1, 2]])
+    embeds = torch.zeros(1, 8, 4)
+    implementations = list(ALL_MASK_ATTENTION_FUNCTIONS._global_mapping)
+    assert {"sdpa", "eager", "flash_attention_2", "flex_attention"} <= set(implementations)
+
+    def packed(implementation, attention_mask=None, cache=None):
+        config = LlamaConfig(num_attention_heads=2, hidden_size=4)
+        config._attn_implementation = implementation
+        found = _preprocess_mask_arguments(config, embeds, attention_mask, cache, position_ids, 0)[2]
+        return None if found is None else found.tolist()
+
+    for implementation in implementations:
+        assert packed(implementation) == [[0, 0, 0, 1, 1, 2, 2, 2]]
+        assert packed(implementation, attention_mask=torch.ones(1, 8, dtype=torch.bool)) is None
+        assert packed(implementation, cache=DynamicCache(config=LlamaConfig())) is None
+
+
 def test_claim_TRL_compute_loss_passes_use_cache_false():
     assert 'inputs["use_cache"] = False' in inspect.getsource(SFTTrainer.compute_loss)
 
@@ -636,6 +700,13 @@ def test_claim_SFTTrainer_gives_0_not_nan_for_a_step_with_no_target(page):
 def test_claim_average_tokens_across_devices_sums_the_count_over_processes_and_scales_the_loss(
     tmp_path, monkeypatch
 ):
+    assert_page_says(
+        "sft.md",
+        "several-processes",
+        en="and it multiplies each process's loss by the number of processes divided by the "
+        "tensor-parallel size, which with data parallelism alone is the number of processes",
+        zh="再把各进程的损失乘以进程数除以张量并行规模的商，只做数据并行时就是进程数",
+    )
     assert {f.name: f.default for f in dataclasses.fields(TrainingArguments)}[
         "average_tokens_across_devices"
     ] is True
@@ -665,6 +736,15 @@ def test_claim_average_tokens_across_devices_sums_the_count_over_processes_and_s
         scaled = trainer.compute_loss(model, dict(batch), num_items_in_batch=7)
         plain = model(**batch, num_items_in_batch=7).loss
     torch.testing.assert_close(scaled, 2 * plain)
+    # 4 processes in 2 tensor-parallel groups of 2: the factor is 4 // 2 data-parallel replicas
+    monkeypatch.setattr(type(trainer.accelerator), "num_processes", property(lambda self: 4))
+    monkeypatch.setattr(trainer, "get_tp_size", lambda: 2)
+    with torch.no_grad():
+        scaled = trainer.compute_loss(model, dict(batch), num_items_in_batch=7)
+    torch.testing.assert_close(scaled, 2 * plain)
+    assert "self.accelerator.num_processes // self.get_tp_size()" in inspect.getsource(
+        SFTTrainer.compute_loss
+    )
 
 
 # --- the exercises ---------------------------------------------------------------------------------
@@ -794,21 +874,34 @@ def test_claim_the_batches_TRL_hands_the_model_are_padded_on_the_right_vlm_promp
     assert text["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
 
 
-def test_claim_transformers_DataCollatorForLanguageModeling_rebuilds_given_labels(page):
-    """sft.md #pad-is-eos: it discards the labels the examples hold."""
+def test_claim_transformers_DataCollatorForLanguageModeling_overwrites_or_rejects_given_labels(page):
+    """sft.md #pad-is-eos: equal-length labels are rebuilt from input_ids, ragged ones raise."""
     assert_page_says(
         "sft.md",
         "pad-is-eos",
-        en="It also discards any `labels` the examples hold and rebuilds them from `input_ids`: "
-        "a masked prompt is trained again",
-        zh="它还会丢掉样本自带的 `labels`，从 `input_ids` 重新构造：已经屏蔽的提示又会参与训练",
+        en="It also ignores any `labels` the examples hold: if they all have the same length it "
+        "overwrites them with labels rebuilt from `input_ids`, so a masked prompt is trained again; "
+        "if their lengths differ it raises a `ValueError`, because the tokenizer's `pad` that it "
+        "calls leaves `labels` unpadded",
+        zh="它也不用样本自带的 `labels`：长度都相同时，用从 `input_ids` 重新构造的标签覆盖它们，"
+        "已经屏蔽的提示又会参与训练；长度不同时抛出 `ValueError`，因为它调用的分词器 `pad` "
+        "不填充 `labels`",
     )
     collator = DataCollatorForLanguageModeling(page["toy"], mlm=False)
     batch = collator([{"input_ids": [5, 6, 7, 8], "labels": [IGNORE, IGNORE, 7, 8]}])
     assert batch["labels"].tolist() == [[5, 6, 7, 8]]
+    ragged = [
+        {"input_ids": [5, 6, 7, 8], "labels": [IGNORE, IGNORE, 7, 8]},
+        {"input_ids": [5, 6], "labels": [IGNORE, 6]},
+    ]
+    with pytest.raises(ValueError, match="Unable to create tensor"):
+        collator(ragged)
+    padded = page["toy"].pad(ragged)
+    assert [len(row) for row in padded["input_ids"]] == [4, 4]
+    assert padded["labels"] == [e["labels"] for e in ragged]  # left ragged
 
 
-def test_claim_SFTConfig_eos_token_adds_the_end_of_turn_token_to_generation_config(page):
+def test_claim_SFTConfig_eos_token_replaces_the_config_eos_and_prepends_it_to_generation_config(page):
     """sft.md #troubleshooting: generation stops on generation_config.eos_token_id."""
     assert_page_says(
         "sft.md",
@@ -821,21 +914,30 @@ def test_claim_SFTConfig_eos_token_adds_the_end_of_turn_token_to_generation_conf
     assert_page_says(
         "sft.md",
         "troubleshooting",
-        en='`SFTConfig(eos_token="<|im_end|>")` sets the tokenizer\'s EOS and adds it to the '
-        "model's config and to `generation_config.eos_token_id`",
-        zh='`SFTConfig(eos_token="<|im_end|>")` 会设置分词器的 EOS，并把它加进模型的配置和 '
-        "`generation_config.eos_token_id`",
+        en='`SFTConfig(eos_token="<|im_end|>")` makes it the tokenizer\'s EOS, replaces the '
+        "model config's `eos_token_id` with it, and puts it first in "
+        "`generation_config.eos_token_id`, keeping the EOS ids already there",
+        zh='`SFTConfig(eos_token="<|im_end|>")` 会把它设为分词器的 EOS，用它替换模型配置里的 '
+        "`eos_token_id`，并把它放在 `generation_config.eos_token_id` 的最前面，原有的 EOS 保留",
     )
     qwen = page["qwen"]
     saved = qwen.eos_token
     try:
         qwen.eos_token = "<|endoftext|>"  # a base checkpoint's EOS
-        trainer = page["build"](qwen, page["chats"], eos_token="<|im_end|>")
         end_of_turn = qwen.convert_tokens_to_ids("<|im_end|>")
-        assert qwen.eos_token_id == end_of_turn
-        assert trainer.model.config.eos_token_id == end_of_turn
+        base_eos = qwen.eos_token_id
+        model = page["tiny_llama"](len(qwen))
+        model.config.eos_token_id = model.generation_config.eos_token_id = base_eos
+        trainer = SFTTrainer(
+            model=model,
+            args=SFTConfig(**page["QUIET"], eos_token="<|im_end|>"),
+            processing_class=qwen,
+            train_dataset=page["chats"],
+        )
+        assert qwen.eos_token_id == end_of_turn != base_eos
+        assert trainer.model.config.eos_token_id == end_of_turn  # replaced
         stops_on = trainer.model.generation_config.eos_token_id
-        assert end_of_turn in (stops_on if isinstance(stops_on, list) else [stops_on])
+        assert stops_on == [end_of_turn, base_eos]  # first, the old one kept
     finally:
         qwen.eos_token = saved
 

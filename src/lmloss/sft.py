@@ -93,8 +93,9 @@ def collate(
 
     Each example holds ``input_ids`` and ``labels`` of the same length (``labels`` default to
     the ``input_ids`` when missing, as in transformers' ``DataCollatorWithFlattening`` and TRL's
-    collator; transformers' ``DataCollatorForLanguageModeling`` rebuilds them even when given). The batch is
-    as long as the longest example; shorter rows are filled on the right with ``pad_token_id``
+    collator; transformers' ``DataCollatorForLanguageModeling`` overwrites given labels with ones
+    rebuilt from ``input_ids`` when they all have the same length, and raises ``ValueError`` when
+    they do not). The batch is as long as the longest example; shorter rows are filled on the right with ``pad_token_id``
     in ``input_ids``, 0 in ``attention_mask`` and ``ignore_index`` in ``labels``.
 
     Padding labels are chosen by *position*, never by comparing ids with ``pad_token_id``:
