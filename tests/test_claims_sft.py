@@ -573,7 +573,9 @@ def test_claim_every_attention_implementation_shares_the_packed_detection_withou
     def packed(implementation, attention_mask=None, cache=None):
         config = LlamaConfig(num_attention_heads=2, hidden_size=4)
         config._attn_implementation = implementation
-        found = _preprocess_mask_arguments(config, embeds, attention_mask, cache, position_ids, 0)[2]
+        _, _, found, *_ = _preprocess_mask_arguments(
+            config, embeds, attention_mask, cache, position_ids, 0
+        )
         return None if found is None else found.tolist()
 
     for implementation in implementations:
@@ -874,7 +876,7 @@ def test_claim_the_batches_TRL_hands_the_model_are_padded_on_the_right_vlm_promp
     assert text["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
 
 
-def test_claim_transformers_DataCollatorForLanguageModeling_overwrites_or_rejects_given_labels(page):
+def test_claim_DataCollatorForLanguageModeling_overwrites_or_rejects_given_labels(page):
     """sft.md #pad-is-eos: equal-length labels are rebuilt from input_ids, ragged ones raise."""
     assert_page_says(
         "sft.md",
@@ -901,7 +903,7 @@ def test_claim_transformers_DataCollatorForLanguageModeling_overwrites_or_reject
     assert padded["labels"] == [e["labels"] for e in ragged]  # left ragged
 
 
-def test_claim_SFTConfig_eos_token_replaces_the_config_eos_and_prepends_it_to_generation_config(page):
+def test_claim_SFTConfig_eos_token_replaces_the_config_eos_and_prepends_it_to_generation(page):
     """sft.md #troubleshooting: generation stops on generation_config.eos_token_id."""
     assert_page_says(
         "sft.md",

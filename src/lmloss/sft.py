@@ -95,8 +95,9 @@ def collate(
     the ``input_ids`` when missing, as in transformers' ``DataCollatorWithFlattening`` and TRL's
     collator; transformers' ``DataCollatorForLanguageModeling`` overwrites given labels with ones
     rebuilt from ``input_ids`` when they all have the same length, and raises ``ValueError`` when
-    they do not). The batch is as long as the longest example; shorter rows are filled on the right with ``pad_token_id``
-    in ``input_ids``, 0 in ``attention_mask`` and ``ignore_index`` in ``labels``.
+    they do not). The batch is as long as the longest example; shorter rows are filled on the
+    right with ``pad_token_id`` in ``input_ids``, 0 in ``attention_mask`` and ``ignore_index`` in
+    ``labels``.
 
     Padding labels are chosen by *position*, never by comparing ids with ``pad_token_id``:
     when the padding token is also the end-of-sequence token, masking every id equal to it
