@@ -179,6 +179,35 @@ def test_pad_explorer_shows_what_torch_does_on_500_random_cases(tab, server):
     assert tab.problems == []
 
 
+NEGATIVE_SHAPES = ["-1,2", "2,-1", "-1,-2", "0,-1", "-1,-1", "-3"]
+
+
+def test_no_x_has_a_negative_size_so_the_explorer_refuses_one_as_its_own_input_error(tab, server):
+    """torch fails while building x = torch.arange(n).reshape(shape), before F.pad: the page
+    must not show an F.pad error under "torch raises", but its own message under its own label."""
+    for text in NEGATIVE_SHAPES:
+        shape = [int(n) for n in text.split(",")]
+        with pytest.raises(RuntimeError):
+            torch.arange(math.prod(shape)).reshape(shape)
+    labels = {
+        "en": ("The explorer cannot read this input (not a torch error)", "shape sizes must be 0"),
+        "zh": ("交互演示无法解析这项输入（不是 torch 的报错）", "形状的各维长度不能为负"),
+    }
+    for lang, (label, message) in labels.items():
+        tab.goto(f"{server}{LANGS[lang]}pad/")
+        for text in NEGATIVE_SHAPES:
+            shown = tab.evaluate(
+                """shape => { window.padExplorer.set({shape, pad: "1,1", mode: "constant",
+                value: "0"}); const q = id => document.querySelector(`[data-testid=${id}]`);
+                return [q('error-label').textContent, q('error').textContent,
+                        q('out-shape').textContent, q('call').hidden]; }""",
+                text,
+            )
+            assert shown[0] == label and shown[1].startswith(message), (lang, text, shown)
+            assert text in shown[1] and shown[2] == "" and shown[3], (lang, text, shown)
+    assert tab.problems == []
+
+
 READ_SVG = """([shape, pad, mode, value]) => {
   window.padExplorer.set({shape, pad, mode, value});
   const svg = document.querySelector('[data-testid=diagram] svg');

@@ -290,11 +290,10 @@ var PadRules = (function () {
 
   function dispatch(shape, pad, mode, value) {
     var rank = shape.length;
-    var negative = shape.filter(function (n) { return n < 0; });
-    if (negative.length) {
-      // torch.arange(n).reshape(shape) is torch.empty(shape) filled: its check comes first.
-      fail("RuntimeError", "Trying to create tensor with negative dimension " + negative[0] + ": " +
-        sizes(shape));
+    // No x has a negative size: torch fails in torch.arange or reshape, before F.pad is called.
+    // The form refuses such a shape as its own input error (pad-ui.js); reaching here is a bug.
+    if (shape.some(function (n) { return n < 0; })) {
+      throw new RangeError("PadRules.run: shape sizes must be 0 or more, got " + sizes(shape));
     }
     if (MODES.indexOf(mode) < 0) fail("NotImplementedError", "Unrecognised padding mode " + mode);
     if (pad.length % 2) fail("RuntimeError", "Padding length must be divisible by 2");

@@ -11,6 +11,7 @@
       outShape: "Output shape", error: "torch raises", parseError: "The explorer cannot read this input (not a torch error)",
       account: "Dimension by dimension", badList: "{name} must be integers of at most 6 digits, separated by commas, got: {text}",
       badValue: "value must be a number, got: {text}",
+      badShape: "shape sizes must be 0 or more (x = torch.arange(n).reshape(shape) cannot have a negative size), got: {text}",
       broken: "torch 2.13 returns a tensor with a negative size here (a bug of its reflect kernel); no values to show.",
       noDiagram: {
         rank: "The diagram draws tensors of 1, 2 or 3 dimensions.",
@@ -26,6 +27,7 @@
       outShape: "输出形状", error: "torch 报错", parseError: "交互演示无法解析这项输入（不是 torch 的报错）",
       account: "逐维说明", badList: "{name} 应为用逗号分隔、不超过 6 位的整数，实际输入：{text}",
       badValue: "value 应为数字，实际输入：{text}",
+      badShape: "形状的各维长度不能为负（x = torch.arange(n).reshape(shape) 不可能有负的长度），实际输入：{text}",
       broken: "torch 2.13 在这里返回了一个长度为负的张量（reflect 内核的缺陷），没有可显示的值。",
       noDiagram: {
         rank: "示意图只画 1 到 3 维的张量。",
@@ -121,6 +123,7 @@
       shapeLine.hidden = true;
       outShape.textContent = "";
       var problem = shape === null ? ui.badList.replace("{name}", "shape").replace("{text}", state.shape)
+        : shape.some(function (n) { return n < 0; }) ? ui.badShape.replace("{text}", state.shape)
         : pad === null ? ui.badList.replace("{name}", "pad").replace("{text}", state.pad)
         : value === null ? ui.badValue.replace("{text}", state.value) : "";
       if (problem) {
