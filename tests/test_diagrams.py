@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from lmloss import explain_pad
 from lmloss.diagrams import pad_svg
 from lmloss.padding import pad_shape
 
@@ -95,6 +96,15 @@ def test_seed_labels() -> None:
     assert "dim 2 = dim -1 (last): +1 left, +1 right, 2 → 4" in en
     assert "形状 (1, 2, 2) → (2, 3, 4)" in zh
     assert "dim 2 = dim -1（最后一维）：左 +1，右 +1，2 → 4" in zh
+
+
+def test_a_dim_the_tuple_does_not_reach_is_labelled_as_explain_pad_says() -> None:
+    """The labels' (2, 3) padded with (0, 1): dim 0 is not padded by a (0, 0) pair."""
+    en, zh = (" ".join(texts(parse(pad_svg((2, 3), (0, 1), lang=lang)))) for lang in LANGS)
+    assert "dim 0 = dim -2: not reached, keeps size 2" in en
+    assert "dim 0 = dim -2：填充元组没有涉及，长度保持 2" in zh
+    assert "+0 left, +0 right" not in en
+    assert "not reached, keeps size 2" in explain_pad((2, 3), (0, 1), lang="en")
 
 
 @pytest.mark.parametrize("lang", LANGS)

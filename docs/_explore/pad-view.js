@@ -46,6 +46,18 @@ var PadView = (function () {
       lines.push(format(text.kept, { neg: pos - rank, pos: pos, size: shape[pos] }));
     }
     lines.push(format(text.result, { shape: tuple(shape), result: tuple(result) }));
+    // As explain_pad: a circular call that wraps more than cropping keeps gets a note (an empty
+    // output reads no memory).
+    if (mode === "circular" && result.indexOf(0) < 0) {
+      for (pair = 0; pair < pairs; pair++) {
+        var entries = pad.slice(2 * pair, 2 * pair + 2);
+        var wrapped = Math.max(entries[0], entries[1]);
+        var kept = shape[rank - 1 - pair] + Math.min(entries[0], entries[1], 0);
+        if (kept < wrapped) {
+          lines.push(format(text.overlap, { a: 2 * pair, b: 2 * pair + 2, wrapped: wrapped, kept: kept }));
+        }
+      }
+    }
     return lines.join("\n");
   }
 
@@ -199,7 +211,8 @@ var PadView = (function () {
     for (var d = 0; d < rank; d++) pairs.push([0, 0]);
     for (var p = 0; p < pad.length / 2; p++) pairs[rank - 1 - p] = [pad[2 * p], pad[2 * p + 1]];
     var amounts = pairs.map(function (pair, dim) {
-      return format(text.amounts, {
+      // The words of explain_pad for a dim in front of those the tuple reaches.
+      return format(dim >= rank - pad.length / 2 ? text.amounts : text.not_reached, {
         dim: format(dim === rank - 1 ? text.dim_last : text.dim, { d: dim, neg: dim - rank }),
         left: signed(pair[0]), right: signed(pair[1]), before: shape[dim], after: out[dim],
       });

@@ -44,6 +44,7 @@ _TEXT = {
         "dim": "dim {d} = dim {neg}",
         "dim_last": "dim {d} = dim {neg} (last)",
         "amounts": "{dim}: {left} left, {right} right, {before} → {after}",
+        "not_reached": "{dim}: not reached, keeps size {before}",
         "input": "input {inp}: {count} (solid)",
         "input_cropped": "input {inp}: {count}, {kept} kept (solid), {cropped} cropped "
         "(grey, struck out)",
@@ -64,6 +65,7 @@ _TEXT = {
         "dim": "dim {d} = dim {neg}",
         "dim_last": "dim {d} = dim {neg}（最后一维）",
         "amounts": "{dim}：左 {left}，右 {right}，{before} → {after}",
+        "not_reached": "{dim}：填充元组没有涉及，长度保持 {before}",
         "input": "输入 {inp}：{count}（实心）",
         "input_cropped": "输入 {inp}：{count}，留下 {kept} 个（实心），裁掉 {cropped} 个（灰色，划掉）",
         "padding": "填充：{count}（浅色虚线），颜色表示由哪一维的填充产生；"
@@ -505,8 +507,9 @@ def _draw(
     inp, out = str(in_shape), str(out_shape)
     n_in = sum(cell.dim is None for cell in cells)
     n_pad = len(cells) - n_in
+    # The words of explain_pad for a dim in front of those the tuple reaches.
     amounts = [
-        text["amounts"].format(
+        text["amounts" if d >= rank - len(pads) // 2 else "not_reached"].format(
             dim=text["dim_last" if d == rank - 1 else "dim"].format(d=d, neg=d - rank),
             left=_signed(left),
             right=_signed(right),
