@@ -467,6 +467,19 @@ def test_claim_TRL_drops_fully_masked_examples_only_when_it_truncates(page):
     assert sum(len(row) for row in packed["input_ids"]) == 8  # both examples are there
 
 
+def test_claim_TRL_drops_only_all_minus_100_examples_not_those_without_a_target(page):
+    """A label at position 0 alone is no target after the shift, but it is not -100: kept."""
+    only_first = Dataset.from_list([{"input_ids": [5, 6, 7, 8], "labels": [5, -100, -100, -100]}])
+    assert len(page["build"](page["qwen"], only_first).train_dataset) == 1
+    assert count_loss_tokens(torch.tensor([[5, -100, -100, -100]])) == 0
+    assert_page_says(
+        "sft.md",
+        "trl",
+        en="truncate each example, and drop the examples whose labels are all `-100`",
+        zh="截断每条样本，并丢掉标签全是 `-100` 的样本",
+    )
+
+
 def test_claim_SFTTrainer_pads_with_eos_when_the_tokenizer_has_no_pad_token(page):
     qwen = page["qwen"]
     saved = qwen.pad_token
