@@ -130,6 +130,7 @@ def test_claim_Trainer_sums_num_items_over_ranks_and_multiplies_the_loss_by_proc
     count = inspect.getsource(Trainer._get_num_items_in_batch)
     assert 'batch["labels"][..., 1:]' in count  # counted after the shift
     assert "self.accelerator.gather(num_items_in_batch.to(device)).sum()" in count
+    assert "self.get_tp_size() * self.get_cp_size() * self.get_sp_size()" in count
     scale = inspect.getsource(Trainer.compute_loss)
     assert "loss_scale = self.accelerator.num_processes // self.get_tp_size()" in scale
     assert "loss *= loss_scale" in scale
@@ -170,6 +171,7 @@ def test_claim_without_the_rank_check_some_bad_ranks_get_another_shard_silently(
         return torch.cat([ids.narrow(0, rank * 2, 2), ids.narrow(0, tail * 2, 2)]).tolist()
 
     assert contiguous(-1) == [4, 5, 6, 7]  # rank 1's shard
+    assert contiguous(-2) == [0, 1, 2, 3]  # rank 0's: ranks -world_size to -1 all read one
     assert balanced(2) == [4, 5, 2, 3] and balanced(3) == [6, 7, 0, 1]
     for shard, rank in ((contiguous, 2), (contiguous, 3), (balanced, 4), (balanced, -3)):
         with pytest.raises((RuntimeError, IndexError)):
@@ -177,11 +179,21 @@ def test_claim_without_the_rank_check_some_bad_ranks_get_another_shard_silently(
     assert_page_says(
         "parallel.md",
         "errors",
-        en="most bad ranks make `narrow` raise, but not all: with contiguous shards rank −1 "
-        "quietly gets the last shard, and with load balancing ranks `world_size` to "
+        en="Without the check, even a bad rank is not always an error: most bad ranks make "
+        "`narrow` raise, but not all: with contiguous shards ranks −world_size to −1 quietly get "
+        "a shard (rank −1 the last), and with load balancing ranks `world_size` to "
         "2 · world_size − 1 quietly get other chunks",
-        zh="越界的 rank 大多会让 `narrow` 报错，但不是全部：连续切分时 rank −1 会悄悄拿到最后一个分片，"
+        zh="不做检查时，越界的 rank 也不一定报错：越界的 rank 大多会让 `narrow` 报错，但不是全部："
+        "连续切分时 rank −world_size 到 −1 会悄悄拿到某个分片（rank −1 拿到最后一个），"
         "负载均衡切分时 rank `world_size` 到 2 · world_size − 1 会悄悄拿到别的块",
+    )
+    assert_page_says(
+        "parallel.md",
+        "errors",
+        en="the helpers raise a clear error where the computation would otherwise give a silently "
+        "wrong result",
+        zh="辅助函数都会直接报错并说明原因；不做这些检查，除了会被 `narrow` 拦下的越界 rank，"
+        "其余情况都会悄悄算出错误的结果",
     )
 
 
@@ -267,4 +279,18 @@ def test_claim_not_every_transformers_model_accepts_the_loss_kwargs():
         en="as most transformers models do, though not all (Qwen2.5-VL, for one, sets "
         "`accepts_loss_kwargs = False`)",
         zh="transformers 的大多数模型都满足，但不是全部（例如 Qwen2.5-VL 设置了 `accepts_loss_kwargs = False`）",
+    )
+
+
+def test_claim_transformers_tensor_parallel_gathers_the_logits_before_the_loss():
+    from transformers import LlamaForCausalLM
+
+    assert LlamaForCausalLM._tp_plan == {"lm_head": "colwise_gather_output"}
+    assert_page_says(
+        "parallel.md",
+        "vocab-parallel",
+        en="transformers' own tensor parallelism does not get here: its Llama plan shards the "
+        "`lm_head` as `colwise_gather_output`, gathering the full vocabulary before the loss",
+        zh="transformers 自己的张量并行走不到这一步：它给 Llama 的切分方案把 `lm_head` 设为 "
+        "`colwise_gather_output`，在算损失之前就把完整的词表收集回来",
     )
