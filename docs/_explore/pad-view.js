@@ -161,7 +161,29 @@ var PadView = (function () {
     });
   }
 
-  function arrows(out, text, g) {
+  // Top-left corner of the front face of the cell at index (which may lie outside the output).
+  function front(index, g) {
+    var at = [0, 0, 0].slice(index.length).concat(index);
+    return [at[2] * g.pitch + at[0] * g.slice[0], at[1] * PITCH + at[0] * g.slice[1]];
+  }
+
+  // The input elements that negative entries crop, at the output index they would have had;
+  // the input is torch.arange, so each one's value is its flat input index.
+  function cropped(shape, pairs, out) {
+    var list = [], count = shape.reduce(function (a, b) { return a * b; }, 1);
+    for (var src = 0; src < count; src++) {
+      var where = [], rest = src, outside = false;
+      for (var d = shape.length - 1; d >= 0; d--) {
+        where[d] = rest % shape[d] + pairs[d][0];
+        rest = Math.floor(rest / shape[d]);
+        if (where[d] < 0 || where[d] >= out[d]) outside = true;
+      }
+      if (outside) list.push({ index: where, value: String(src) });
+    }
+    return list;
+  }
+
+  function arrows(out, text, g, leftEdge) {
     var rank = out.length;
     var dims = [1, 1, 1].slice(0, 3 - rank).concat(out);
     var depth = dims[0], rows = dims[1], cols = dims[2];
@@ -170,7 +192,9 @@ var PadView = (function () {
     var list = [{ start: [0, bottom + GAP], end: [right, bottom + GAP],
       at: [right / 2, bottom + GAP + 18], anchor: "middle", label: name[rank - 1] }];
     if (rank >= 2) {
-      list.push({ start: [-GAP, 0], end: [-GAP, bottom], at: [-GAP - 6, bottom / 2 + 4],
+      // left of any cropped cell, so that it crosses none
+      var x = leftEdge - GAP;
+      list.push({ start: [x, 0], end: [x, bottom], at: [x - 6, bottom / 2 + 4],
         anchor: "end", label: name[rank - 2] });
     }
     if (rank === 3) {
@@ -195,21 +219,27 @@ var PadView = (function () {
   // The SVG of lmloss.diagrams.pad.pad_svg(shape, pad, mode, lang, values=True, value=...).
   function diagram(shape, pad, mode, call, cells, out, text, lang) {
     var rank = out.length;
-    var g = grid(cells, out);
-    var dims = [1, 1, 1].slice(0, 3 - rank).concat(out);
-    var depth = dims[0], cols = dims[2];
-    var list = arrows(out, text, g);
-    var xMin = Math.min.apply(null, [0].concat(list.filter(function (a) { return a.anchor === "end"; })
-      .map(function (a) { return a.at[0] - textWidth(a.label, TEXT_SIZE); })));
-    var xMax = Math.max.apply(null, [(cols - 1) * g.pitch + g.face + (depth - 1) * g.slice[0] + (rank === 3 ? DEPTH[0] : 0)]
-      .concat(list.filter(function (a) { return a.anchor === "start"; })
-        .map(function (a) { return a.at[0] + textWidth(a.label, TEXT_SIZE); })));
-    var yMin = Math.min.apply(null, [(depth - 1) * g.slice[1] + (rank === 3 ? DEPTH[1] : 0)]
-      .concat(list.map(function (a) { return a.at[1] - TEXT_SIZE; })));
-    var yMax = Math.max.apply(null, list.map(function (a) { return a.at[1] + 4; }));
     var pairs = [];
     for (var d = 0; d < rank; d++) pairs.push([0, 0]);
     for (var p = 0; p < pad.length / 2; p++) pairs[rank - 1 - p] = [pad[2 * p], pad[2 * p + 1]];
+    var gone = cropped(shape, pairs, out);
+    var g = grid(cells.concat(gone), out);
+    var ghosts = gone.map(function (c) { return front(c.index, g); });
+    var ghostX = ghosts.map(function (at) { return at[0]; });
+    var ghostY = ghosts.map(function (at) { return at[1]; });
+    var dims = [1, 1, 1].slice(0, 3 - rank).concat(out);
+    var depth = dims[0], cols = dims[2];
+    var list = arrows(out, text, g, Math.min.apply(null, [0].concat(ghostX)));
+    var xMin = Math.min.apply(null, [0].concat(ghostX, list.filter(function (a) { return a.anchor === "end"; })
+      .map(function (a) { return a.at[0] - textWidth(a.label, TEXT_SIZE); })));
+    var xMax = Math.max.apply(null, [(cols - 1) * g.pitch + g.face + (depth - 1) * g.slice[0] + (rank === 3 ? DEPTH[0] : 0)]
+      .concat(list.filter(function (a) { return a.anchor === "start"; })
+        .map(function (a) { return a.at[0] + textWidth(a.label, TEXT_SIZE); }),
+      ghostX.map(function (x) { return x + g.face; })));
+    var yMin = Math.min.apply(null, [(depth - 1) * g.slice[1] + (rank === 3 ? DEPTH[1] : 0)]
+      .concat(list.map(function (a) { return a.at[1] - TEXT_SIZE; }), ghostY));
+    var yMax = Math.max.apply(null, list.map(function (a) { return a.at[1] + 4; })
+      .concat(ghostY.map(function (y) { return y + FACE; })));
     var amounts = pairs.map(function (pair, dim) {
       // The words of explain_pad for a dim in front of those the tuple reaches.
       return format(dim >= rank - pad.length / 2 ? text.amounts : text.not_reached, {
@@ -224,7 +254,10 @@ var PadView = (function () {
     var title = format(text.title, { inp: inp, out: outText });
     var padded = {};
     cells.forEach(function (c) { if (c.dim !== null) padded[c.dim] = true; });
-    var legend = [["i", format(text.input, { inp: inp, count: count(nIn, lang) })]].concat(
+    var inputLine = gone.length
+      ? format(text.input_cropped, { inp: inp, count: count(nIn + gone.length, lang), kept: nIn, cropped: gone.length })
+      : format(text.input, { inp: inp, count: count(nIn, lang) });
+    var legend = [["i", inputLine]].concat(
       amounts.map(function (line, dim) { return [padded[dim] ? "p p" + dim : "", line]; }));
     var notes = [format(text.padding, { count: count(nPad, lang) }), text.directions];
     var drawingTop = MARGIN + 3 * LINE;
@@ -251,6 +284,14 @@ var PadView = (function () {
     var shiftX = MARGIN + (content - (xMax - xMin)) / 2 - xMin, shiftY = drawingTop - yMin;
     var drawing = el(root, "g", { transform: "translate(" + fmt(shiftX) + " " + fmt(shiftY) + ")" });
     addCells(drawing, cells, rank, g);
+    gone.forEach(function (cell, k) {
+      // Not an element of the result, so no data-kind: data-cropped is its flat input index.
+      var x = ghosts[k][0], y = ghosts[k][1];
+      var group = el(drawing, "g", { "class": "c", "data-cropped": cell.value, "data-value": cell.value });
+      el(group, "rect", { x: x, y: y, width: g.face, height: FACE });
+      el(group, "path", { d: polygon([[x, y + FACE], [x + g.face, y]]) });
+      label(group, x + g.face / 2, y + FACE / 2 + 4, cell.value, "n", "middle");
+    });
     list.forEach(function (a) {
       arrow(drawing, a.start, a.end, "ax");
       label(drawing, a.at[0], a.at[1], a.label, null, a.anchor);
