@@ -391,3 +391,77 @@ def test_claim_linear_causal_lm_loss_keeps_no_weight_gradient_for_a_frozen_head(
     expected = hidden.detach().requires_grad_()
     ForCausalLMLoss(expected @ weight.T, labels, 50).backward()
     torch.testing.assert_close(hidden.grad, expected.grad)
+
+
+# --- lmloss's own function, and its recorded CPU figures -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "dtype, accum_dtype, vocabulary_pass",
+    [
+        (torch.bfloat16, None, True),
+        (torch.float16, None, True),
+        (torch.bfloat16, torch.float32, False),
+        (torch.float32, None, False),
+    ],
+)
+def test_claim_linear_causal_lm_loss_passes_twice_over_half_precision_only_by_default(
+    dtype, accum_dtype, vocabulary_pass, monkeypatch
+):
+    """The page: two passes in bf16 and fp16 (the second over chunks of the vocabulary, which
+    writes the weight's gradient), one with ``accum_dtype=torch.float32`` or in float32. Which
+    buffers each keeps is tests/test_linear_loss.py's
+    test_bf16_full_size_tensors_are_the_gradients_and_their_buffers_only."""
+    from lmloss import linear_loss
+
+    calls = []
+    chunk = linear_loss._vocabulary_chunk
+    monkeypatch.setattr(linear_loss, "_vocabulary_chunk", lambda *a: calls.append(chunk(*a)))
+    hidden = torch.randn(1, 64, 8, dtype=dtype, requires_grad=True)
+    weight = torch.randn(50, 8, dtype=dtype, requires_grad=True)
+    labels = torch.randint(0, 50, (1, 64))
+    lmloss.linear_causal_lm_loss(hidden, weight, labels, accum_dtype=accum_dtype).backward()
+    assert bool(calls) == vocabulary_pass
+    _pages_say(
+        "In bf16 and fp16 it makes two passes by default",
+        "bf16 和 fp16 下它默认走两遍",
+    )
+
+
+CPU_RECORD = SNIPPETS / "recorded" / "cpu_loss_memory.txt"
+_CPU_METHODS = {
+    "standard": "standard",
+    "lmloss": "lmloss",
+    "lmloss-f32": "lmloss accum_dtype=float32",
+}
+
+
+def cpu_bf16_excerpt(recorded: str) -> str:
+    """What the page shows of the recorded CPU benchmark: its header (up to the first blank
+    line), and the bf16 case's memory and weight gradient error for the standard path and
+    lmloss's two options, in a narrow table. The times are left out: see the header."""
+    header = recorded.split("\n\n")[0]
+    case = re.search(
+        r"^CPU bfloat16, (N=\d+, H=\d+, V=\d+): .*gradients (\d+) MiB;", recorded, re.M
+    )
+    lines = [header, "", f"bf16, {case[1]}; the gradients: {case[2]} MiB", ""]
+    lines.append(f"{'':26}{'extra peak RSS':>16}{'live tensors':>14}{'weight grad error':>19}")
+    for method, label in _CPU_METHODS.items():
+        row = re.search(
+            rf"^\s*{re.escape(method)}: .*extra peak RSS\s+(\d+) MiB .*live tensors\s+(\d+) MiB,"
+            r" weight grad error (\S+),",
+            recorded[case.end() :],
+            re.M,
+        )
+        lines.append(f"{label:26}{row[1] + ' MiB':>16}{row[2] + ' MiB':>14}{row[3]:>19}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_pages_cpu_figures_are_the_recorded_files(lang):
+    """The block on the page is the recorded file's header and bf16 figures: replacing the
+    file (another run) fails this until the page shows the new figures."""
+    page = PAGES[lang].read_text(encoding="utf-8")
+    block = re.search(r'```text title="[^"]*CPU[^"]*"\n(.*?)```', page, re.S)
+    assert block, f"{lang}: no recorded CPU block"
+    assert block[1] == cpu_bf16_excerpt(CPU_RECORD.read_text(encoding="utf-8"))
