@@ -352,14 +352,37 @@ def test_claim_a_nan_loss_with_nothing_counted_has_a_zero_gradient():
     assert loss.isnan() and logits.grad.abs().sum().item() == 0.0
 
 
-def test_claim_the_Trainer_logs_the_recent_average_in_place_of_a_nan_loss_by_default():
+def test_claim_the_Trainer_adds_a_steps_average_in_place_of_a_nan_loss_by_default():
     from transformers import TrainingArguments, trainer
 
     with tempfile.TemporaryDirectory() as folder:
         assert TrainingArguments(output_dir=folder, report_to=[]).logging_nan_inf_filter is True
     source = inspect.getsource(trainer.Trainer)
     assert "self.args.logging_nan_inf_filter" in source
-    assert "if loss is nan or inf simply add the average of previous logged losses" in source
+    # the running total grows by its average per optimizer step since the last log
+    assert (
+        "self._tr_loss += self._tr_loss / (1 + self.state.global_step - "
+        "self._globalstep_last_logged)" in source
+    )
+    assert_page_says(
+        "loss.md",
+        "all-ignored",
+        en="it adds the average loss per optimizer step since the last log in its place: a "
+        "step's worth rather than a micro-batch's, so with gradient accumulation that logged "
+        "loss comes out somewhat high",
+        zh="它用上次记录以来每个优化步的平均损失顶替这个 `nan`：顶替的是一整步的量，而不是一个小批次的量，"
+        "所以有梯度累积时，这次记录的损失会偏高一些",
+    )
+
+
+def test_claim_causal_lm_loss_without_a_target_is_zero_in_the_dtype_of_the_division():
+    import lmloss
+
+    logits, nothing = torch.zeros(1, 3, 5, requires_grad=True), torch.full((1, 3), IGNORE)
+    count = torch.tensor(4.0, dtype=torch.float64)
+    zero = lmloss.causal_lm_loss(logits, nothing, num_items_in_batch=count)
+    assert zero.item() == 0.0 and zero.dtype == torch.float64
+    assert "returns ``0.0`` (float32," not in lmloss.causal_lm_loss.__doc__
 
 
 def _tiny_llama():

@@ -115,7 +115,7 @@ def causal_lm_loss(
 
     Unlike transformers, it:
 
-    - returns ``0.0`` (float32, with an all-zero gradient) when no position is counted,
+    - returns ``0.0`` (with an all-zero gradient) when no position is counted,
       where transformers' mean gives ``nan``: a batch with no target adds nothing;
     - accepts labels of dtype int64, int32, int16, int8 or uint8 (transformers takes int64
       and uint8), and a non-contiguous ``shift_labels``;
