@@ -58,8 +58,9 @@ for k in (1, 2, 3):
 # int64's max rounds up to 2**63, which passes the range check
 print(F.pad(ints, (1, 1), value=torch.iinfo(torch.long).max).tolist())
 attempt(lambda: F.pad(ints, (1, 1), value=2**64))
+uints = ints.to(torch.uint64)
 # uint64's max rounds up to 2**64: it passes too
-print(F.pad(ints.to(torch.uint64), (1, 1), value=2**64).tolist())
+print(F.pad(uints, (1, 1), value=torch.iinfo(torch.uint64).max).tolist())
 print(torch.iinfo(torch.uint8))
 bytes_ = ints.to(torch.uint8)
 attempt(lambda: F.pad(bytes_, (1, 1), value=-100))
@@ -71,6 +72,11 @@ print(F.pad(flags, (1, 1), value=-100))  # any non-zero -> True
 halves = torch.zeros(2, dtype=torch.float16)
 print(F.pad(halves, (1, 1), value=0.1).tolist())
 attempt(lambda: F.pad(halves, (1, 1), value=70000))
+# inf and nan pass
+print(F.pad(halves, (1, 1), value=float("inf")).tolist())
+# checked against the largest finite float16 before rounding
+attempt(lambda: F.pad(halves, (1, 1), value=65519))
+print(torch.tensor(65519.0).half().item())  # a cast rounds it down
 # --8<-- [end:value_cast]
 
 # --8<-- [start:value_3d]

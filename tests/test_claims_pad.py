@@ -676,11 +676,11 @@ def test_claim_the_deterministic_fill_depends_on_fill_uninitialized_memory():
 
 
 REPLICATE_ON_CUDA = (
-    "On CUDA with `torch.use_deterministic_algorithms(True)`, `\"replicate\"` runs a Python "
+    'On CUDA with `torch.use_deterministic_algorithms(True)`, `"replicate"` runs a Python '
     "implementation instead, which ignores `value`, accepts longer tuples and raises other errors"
 )
 REPLICATE_ON_CUDA_ZH = (
-    "在 CUDA 上开启 `torch.use_deterministic_algorithms(True)` 后，`\"replicate\"` 改走一个 "
+    '在 CUDA 上开启 `torch.use_deterministic_algorithms(True)` 后，`"replicate"` 改走一个 '
     "Python 实现：它忽略 `value`，接受更长的填充元组，报错信息也不同"
 )
 
@@ -701,15 +701,15 @@ def test_claim_deterministic_replicate_on_cuda_runs_a_python_decomposition():
     assert_page_says(
         "pad-edge-cases.md",
         "value",
-        en="(on CPU, and on CUDA unless deterministic algorithms are on for `\"replicate\"`;",
-        zh="（在 CPU 上如此；在 CUDA 上开启确定性算法时，`\"replicate\"` 例外，",
+        en='(on CPU, and on CUDA unless deterministic algorithms are on for `"replicate"`;',
+        zh='（在 CPU 上如此；在 CUDA 上开启确定性算法时，`"replicate"` 例外，',
     )
     assert_page_says(
         "pad-modes.md",
         "mode-ranks",
-        en="(on CPU; on CUDA with deterministic algorithms on, `\"replicate\"` takes longer "
+        en='(on CPU; on CUDA with deterministic algorithms on, `"replicate"` takes longer '
         "tuples, see [the error table](pad-edge-cases.md#errors))",
-        zh="（这是 CPU 上的情形；在 CUDA 上开启确定性算法时，`\"replicate\"` 接受更长的元组，"
+        zh='（这是 CPU 上的情形；在 CUDA 上开启确定性算法时，`"replicate"` 接受更长的元组，'
         "见[常见错误表](pad-edge-cases.md#errors)）",
     )
     source = " ".join(inspect.getsource(F.pad).split())
@@ -745,3 +745,71 @@ def test_claim_the_labels_a_user_passes_are_the_input_ids_and_the_loss_shifts_th
     logits = torch.randn(1, 5, 7)
     by_hand = F.cross_entropy(logits[0, :-1], ids[0, 1:])
     assert torch.allclose(ForCausalLMLoss(logits, ids, vocab_size=7), by_hand)
+
+
+# --- review round 4 (pad pages): each test fails on the page's old sentence ----------------
+
+
+def test_claim_inf_and_nan_pass_on_float_dtypes_and_the_bound_is_checked_before_rounding():
+    """Value section: not only "one outside is an error"; floats have their own two surprises."""
+    assert_page_says(
+        "pad-edge-cases.md",
+        "value",
+        en="On floating dtypes `inf` and `nan` are values of the dtype and pass; a finite number "
+        "is compared with the largest finite value before it is rounded: `65519` fails on "
+        "`float16`, although a cast would round it to `65504`.",
+        zh="在浮点类型上，`inf` 和 `nan` 本身就是该类型的值，能通过检查；有限的数则在舍入之前与最大的"
+        "有限值比较：`float16` 上的 `65519` 会报错，尽管转换类型时它会舍入为 `65504`。",
+    )
+    halves = torch.zeros(1, dtype=torch.float16)
+    for value in (float("inf"), float("-inf"), float("nan")):
+        padded = F.pad(halves, (1, 0), value=value)[0].item()
+        assert padded == value or (padded != padded and value != value)  # nan equals nothing
+    assert torch.finfo(torch.float16).max == 65504
+    assert torch.tensor(65519.0).to(torch.float16).item() == 65504
+    with pytest.raises(RuntimeError, match="c10::Half without overflow"):
+        F.pad(halves, (1, 0), value=65519)
+
+
+def test_claim_uint64_becomes_0_on_this_cpu_and_the_snippet_passes_its_max():
+    """Value section: the uint64 result is the x86 CPU's, as the int64 one; C++ leaves it undefined.
+    The snippet's comment says "uint64's max", so the call passes the max, not 2**64."""
+    assert_page_says(
+        "pad-edge-cases.md",
+        "value",
+        en="which passes and, on this x86 CPU, becomes `0`",
+        zh="能通过检查，在本机的 x86 CPU 上变成 `0`",
+    )
+    assert_page_says(
+        "pad-edge-cases.md",
+        "value",
+        en="C++ leaves the conversion of an out-of-range `double` undefined",
+        zh="C++ 没有规定超出范围的 `double` 转换成什么",
+    )
+    snippet = (DOCS.parent / "snippets" / "pad_edge_cases.py").read_text(encoding="utf-8")
+    call = snippet.split("# uint64's max rounds up to 2**64", 1)[1].splitlines()[1]
+    assert "value=torch.iinfo(torch.uint64).max)" in call
+    uint64 = torch.tensor([1, 2, 3], dtype=torch.uint64)
+    assert F.pad(uint64, (1, 1), value=torch.iinfo(torch.uint64).max).tolist() == [0, 1, 2, 3, 0]
+
+
+def test_claim_the_token_that_ends_an_assistant_turn_must_stay_in_the_labels_to_learn_to_stop():
+    """Glossary row EOS: not "in SFT it must be trained". The loss pushes up the end token's
+    logit at the position before it only where the label keeps it; a -100 there teaches nothing."""
+    assert_page_says(
+        "glossary.md",
+        "terms",
+        en="the token that ends an assistant turn must stay in the labels, so that the model "
+        "learns to stop",
+        zh="结束助手回复的那个词元必须留在标签里，模型才能学会停止",
+    )
+    from transformers.loss.loss_utils import ForCausalLMLoss
+
+    end, vocab = 6, 7
+    torch.manual_seed(0)
+    for last_label, pushed in ((end, True), (-100, False)):
+        logits = torch.randn(1, 4, vocab, requires_grad=True)
+        labels = torch.tensor([[3, 1, 4, last_label]])
+        ForCausalLMLoss(logits, labels, vocab_size=vocab).backward()
+        grad = logits.grad[0, 2, end].item()  # position 2 predicts the label at position 3
+        assert (grad < 0) if pushed else (grad == 0)  # a negative gradient raises the logit
