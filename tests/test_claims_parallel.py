@@ -259,9 +259,11 @@ def test_claim_loss_parallel_needs_backward_inside_the_context_too():
     assert_page_says(
         "parallel.md",
         "vocab-parallel",
-        en="call `backward()` inside `loss_parallel()` too: outside it, backward raises a "
+        en="call `backward()` inside `loss_parallel()` too: outside it, with a plain-tensor target "
+        "as here, backward raises a "
         "`RuntimeError`",
-        zh="`backward()` 也要在 `loss_parallel()` 的作用范围内调用，放在外面会抛出 `RuntimeError`",
+        zh="`backward()` 也要在 `loss_parallel()` 的作用范围内调用：放在外面时，若目标像这里一样是普通张量，"
+        "会抛出 `RuntimeError`",
     )
 
 

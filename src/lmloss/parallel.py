@@ -1,6 +1,7 @@
 """The loss when a batch, a sequence or a vocabulary is split over processes (ranks).
 
-Three helpers, one per split, each equal to the loss of one process holding everything:
+Three helpers, one per split, so that the ranks together get what one process holding everything
+would:
 
 - [`global_num_items`][lmloss.parallel.global_num_items] (data parallel): the number of targets summed over the ranks, the
   denominator every rank must divide its summed loss by.
@@ -117,7 +118,8 @@ def global_num_items(
     target, however unevenly the targets are spread. Transformers' ``Trainer`` computes the
     same number for one micro-batch per step and data parallelism alone
     (``num_items_in_batch`` with ``average_tokens_across_devices=True``); under gradient
-    accumulation it counts all the micro-batches of the step, so pass their labels together.
+    accumulation it counts all the micro-batches of the step, so call this once per micro-batch
+    and add the counts.
 
     Args:
         labels: This rank's integer labels ``(..., T)``, before the shift.
