@@ -6,7 +6,9 @@ here. Without it these tests are skipped, with the reason shown, unless CI=true:
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import json
 import os
 import shutil
 import threading
@@ -164,49 +166,22 @@ AXE_OPTIONS = {
 }
 
 
-@pytest.fixture(
-    scope="module",
-    params=[(url, scheme) for url in ALL_PAGES for scheme in ("light", "dark")],
-    ids=lambda param: f"{param[0]}-{param[1]}",
-)
-def wide_page(request, browser, server):
-    """Each page at 1280 px in one colour scheme, loaded once for the checks that only read it."""
-    url, scheme = request.param
-    context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    tab.goto(server + url)  # returns after the load event: every image has loaded
-    tab.url_path, tab.scheme = url, scheme
-    yield tab
-    context.close()
-
-
-def test_diagrams_render_in_both_schemes_and_screenshots_are_kept(wide_page):
-    tab, url, scheme = wide_page, wide_page.url_path, wide_page.scheme
-    assert tab.evaluate("document.body.getAttribute('data-md-color-scheme')") == (
-        "slate" if scheme == "dark" else "default"
-    )
-    sizes = tab.locator("article img[src$='.svg']").evaluate_all(
-        "imgs => imgs.map(i => [i.getAttribute('src'), i.naturalWidth, i.naturalHeight, i.clientWidth, i.clientHeight])"
-    )
+def test_diagrams_render_in_both_schemes_and_screenshots_are_kept(wide_view):
+    url, scheme, view = wide_view
+    assert view["scheme_attribute"] == ("slate" if scheme == "dark" else "default")
+    sizes = view["diagram_sizes"]
     assert all(min(size[1:]) > 0 for size in sizes), sizes
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    name = (
-        ("en-" if url.startswith("/en/") else "zh-")
-        + (url.removeprefix("/en").strip("/").replace("/", "-") or "home")
-        + f"-{scheme}.png"
-    )
-    tab.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    assert Path(view["screenshot"]) == ARTIFACTS / _screenshot_name(url, scheme)
+    assert Path(view["screenshot"]).is_file()
 
 
-def test_axe_finds_no_serious_or_critical_violation(wide_page):
-    wide_page.evaluate(AXE)
-    results = wide_page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)
+def test_axe_finds_no_serious_or_critical_violation(wide_view):
     found = [
         f"{v['id']} ({v['impact']}): {v['help']}; {len(v['nodes'])} elements, e.g. {v['nodes'][0]['target']}: "
         + (
             v["nodes"][0]["any"] + v["nodes"][0]["all"] + v["nodes"][0]["none"] or [{"message": ""}]
         )[0]["message"]
-        for v in results["violations"]
+        for v in wide_view[2]["axe_violations"]
         if v["impact"] in ("serious", "critical")
     ]
     assert not found, "\n".join(found)
@@ -222,8 +197,8 @@ WIDEST_LINES = """selector => [...document.querySelectorAll(selector)]
   })"""
 
 
-def test_no_code_block_scrolls_sideways_at_1280px(wide_page):
-    too_wide = wide_page.evaluate(WIDEST_LINES, CODE_BOXES)
+def test_no_code_block_scrolls_sideways_at_1280px(wide_view):
+    too_wide = wide_view[2]["too_wide"]
     assert not too_wide, "\n".join(too_wide)
 
 
@@ -250,11 +225,116 @@ COVERED_LINES = """() => {
 }"""
 
 
-def test_copy_buttons_cover_no_code(wide_page):
-    buttons = wide_page.locator("article .md-code__nav, article .zeroclipboard-container").count()
-    assert buttons == wide_page.locator("article pre > code, article .highlight-ipynb").count()
-    covered = wide_page.evaluate(COVERED_LINES)
+def test_copy_buttons_cover_no_code(wide_view):
+    view = wide_view[2]
+    assert view["copy_buttons"] == view["code_blocks"]
+    covered = view["covered"]
     assert not covered, "the copy button covers the first line of:\n" + "\n".join(covered)
+
+
+WIDE_VIEWS = [(url, scheme) for url in ALL_PAGES for scheme in ("light", "dark")]
+
+
+def _read_wide_view(tab, url: str, scheme: str) -> dict:
+    """All that the 1280 px checks read off one loaded page, and its screenshot."""
+    view = {
+        "scheme_attribute": tab.evaluate("document.body.getAttribute('data-md-color-scheme')"),
+        "diagram_sizes": tab.locator("article img[src$='.svg']").evaluate_all(
+            "imgs => imgs.map(i => [i.getAttribute('src'), i.naturalWidth, i.naturalHeight, i.clientWidth, i.clientHeight])"
+        ),
+        "too_wide": tab.evaluate(WIDEST_LINES, CODE_BOXES),
+        "copy_buttons": tab.locator(
+            "article .md-code__nav, article .zeroclipboard-container"
+        ).count(),
+        "code_blocks": tab.locator("article pre > code, article .highlight-ipynb").count(),
+        "covered": tab.evaluate(COVERED_LINES),
+    }
+    tab.evaluate(AXE)
+    view["axe_violations"] = tab.evaluate("options => axe.run(document, options)", AXE_OPTIONS)[
+        "violations"
+    ]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    view["screenshot"] = str(ARTIFACTS / _screenshot_name(url, scheme))
+    tab.screenshot(path=view["screenshot"], full_page=True)
+    return view
+
+
+def _screenshot_name(url: str, scheme: str) -> str:
+    language = "en-" if url.startswith("/en/") else "zh-"
+    return (
+        language
+        + (url.removeprefix("/en").strip("/").replace("/", "-") or "home")
+        + f"-{scheme}.png"
+    )
+
+
+class WideViews:
+    """Each page at 1280 px in each colour scheme, loaded once per test run for all the checks
+    that only read it, whichever pytest-xdist worker runs them (the scheduler sends each test
+    function to one worker, so the checks of one page run on different workers).
+
+    Results are JSON files beside the shared built site, one per view, each written by the
+    worker that holds the view's lock file. A worker that finds the view it wants taken loads
+    a later one nobody has taken, and waits only when there is none left.
+    """
+
+    def __init__(self, folder: Path, browser, server: str):
+        self.folder, self.browser, self.server = folder, browser, server
+        folder.mkdir(exist_ok=True)
+
+    def get(self, url: str, scheme: str) -> dict:
+        wanted = WIDE_VIEWS.index((url, scheme))
+        result = self._result(wanted)
+        while not result.exists():
+            if not any(self._load_if_free(i) for i in range(wanted, len(WIDE_VIEWS))):
+                with open(self._result(wanted).with_suffix(".lock"), "w") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX)  # until its loader is done
+        view = json.loads(result.read_text(encoding="utf-8"))
+        if "load_error" in view:
+            pytest.fail(f"{url} in the {scheme} scheme did not load: {view['load_error']}")
+        return view
+
+    def _result(self, index: int) -> Path:
+        return self.folder / f"{index}.json"
+
+    def _load_if_free(self, index: int) -> bool:
+        """Loads a view unless another worker holds it or it is done; says whether it did."""
+        result = self._result(index)
+        with open(result.with_suffix(".lock"), "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            if result.exists():
+                return False
+            url, scheme = WIDE_VIEWS[index]
+            context = self.browser.new_context(
+                color_scheme=scheme, viewport={"width": 1280, "height": 900}
+            )
+            try:
+                tab = context.new_page()
+                tab.goto(self.server + url)  # returns after the load event: every image has loaded
+                view = _read_wide_view(tab, url, scheme)
+            except Exception as error:  # every check of this view fails with it, naming the view
+                view = {"load_error": repr(error)}
+            finally:
+                context.close()
+            partial = result.with_suffix(".partial")
+            partial.write_text(json.dumps(view), encoding="utf-8")
+            partial.replace(result)  # whole or not there: other workers read without the lock
+            return True
+
+
+@pytest.fixture(scope="module")
+def wide_views(built_site, browser, server) -> WideViews:
+    return WideViews(built_site.root.with_name("wide-views"), browser, server)
+
+
+@pytest.fixture(params=WIDE_VIEWS, ids=lambda view: f"{view[0]}-{view[1]}")
+def wide_view(request, wide_views):
+    """What the checks read off a page at 1280 px in one colour scheme, and which view it is."""
+    url, scheme = request.param
+    return url, scheme, wide_views.get(url, scheme)
 
 
 def test_copy_button_copies_the_code_block(browser, server):
