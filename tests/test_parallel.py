@@ -356,3 +356,15 @@ def test_diagram_marks_lost_and_wrong_targets():
     assert kinds[("contiguous", 3)] == "lost" and kinds[("balanced", 5)] == "lost"
     assert [p for (layout, p), k in kinds.items() if k == "wrong"] == [1]
     assert len(cells) == 16
+
+
+@pytest.mark.parametrize("masked_column", [0, 2])
+def test_vocab_parallel_takes_a_masked_minus_inf_logit_as_cross_entropy_does(masked_column):
+    """A -inf logit (a token id masked out) in the column the unowned rows gather from."""
+    logits = torch.randn(3, 4, dtype=torch.float64)
+    logits[:, masked_column] = float("-inf")
+    target = torch.tensor([1, -100, 3])
+    for reduction in ("mean", "sum", "none"):
+        got = vocab_parallel_cross_entropy(logits, target, vocab_start=0, reduction=reduction)
+        want = F.cross_entropy(logits, target, reduction=reduction)
+        torch.testing.assert_close(got, want)

@@ -285,13 +285,14 @@ class _VocabParallelCrossEntropy(torch.autograd.Function):
         local_target = target.long() - vocab_start  # int64: no wrap-around, gather's dtype
         owned = counted & (local_target >= 0) & (local_target < width)
         index = torch.where(owned, local_target, 0)[:, None]
-        target_logit = shifted.gather(1, index).squeeze(1) * owned
+        # where, not a product: a masked -inf logit times 0 would be nan
+        target_logit = torch.where(owned, shifted.gather(1, index).squeeze(1), 0.0)
         _all_reduce(target_logit, dist.ReduceOp.SUM, group)
 
         exp = shifted.exp()
         sum_exp = exp.sum(dim=1)
         _all_reduce(sum_exp, dist.ReduceOp.SUM, group)
-        losses = (sum_exp.log() - target_logit) * counted
+        losses = torch.where(counted, sum_exp.log() - target_logit, 0.0)
 
         # Backward needs softmax - one_hot on this rank's columns only.
         grad = exp.div_(sum_exp[:, None])
