@@ -465,3 +465,34 @@ def test_the_pages_cpu_figures_are_the_recorded_files(lang):
     block = re.search(r'```text title="[^"]*CPU[^"]*"\n(.*?)```', page, re.S)
     assert block, f"{lang}: no recorded CPU block"
     assert block[1] == cpu_bf16_excerpt(CPU_RECORD.read_text(encoding="utf-8"))
+
+
+def test_claim_nll_loss_rounds_its_bf16_sum_on_the_cpu_only():
+    """The bf16 summation drift is a CPU figure: CUDA's nll_loss_forward_reduce_cuda_kernel_2d
+    accumulates in float32 (read in PyTorch's source; no GPU runs these tests)."""
+    same = torch.full((65536, 1), -12.4375, dtype=torch.bfloat16)
+    assert F.nll_loss(same, torch.zeros(65536, dtype=torch.long)).item() == 12.0625
+    assert same.mean().item() == -12.4375  # a float32-accumulated mean is exact
+    _pages_say(
+        en="On the CPU the mean is also rounded as it is summed",
+        zh="在 CPU 上，平均值在求和过程中也被舍入",
+    )
+    _pages_say(
+        en="On random logits, on the CPU, the bf16 loss is 12.375", zh="在 CPU 上用随机 logits"
+    )
+
+
+def test_claim_the_checkpoint_column_is_12_bytes_per_logit_of_a_chunk_above_the_floor():
+    """checkpoint(N) = 12 B × 4096 × V + the gradients (V × H + N × H bf16), as recorded."""
+    recorded = (SNIPPETS / "recorded" / "gpu_loss_memory.txt").read_text(encoding="utf-8")
+    vocab, hidden_size, chunk, gib = 128256, 4096, 4096, 2**30
+    for tokens in (8192, 32768, 65536):
+        row = re.search(rf"^\s+{tokens:,}\s+[\d.]+\s+[\d.]+\s+([\d.]+)", recorded, re.M)
+        floor = 2 * (vocab + tokens) * hidden_size
+        for per_logit, fits in ((12, True), (10, False)):
+            estimate = (per_logit * chunk * vocab + floor) / gib
+            assert (abs(estimate - float(row[1])) < 0.1) is fits, (tokens, per_logit, estimate)
+    _pages_say(
+        en="still reaches the 12-byte backward peak measured above",
+        zh="仍要达到上文测得的反向传播峰值，每个 logit 12 字节",
+    )
