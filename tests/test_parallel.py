@@ -221,8 +221,8 @@ def test_vocab_parallel_backward_needs_no_communication():
     assert run_on_ranks(_vocab_backward_without_collectives, 2, timeout=TIMEOUT) == [[], []]
 
 
-def _bad_shards(rank, world_size, starts, rows):
-    logits = torch.zeros(rows[rank], 4)
+def _bad_shards(rank, world_size, starts, rows, widths=(4, 4, 4)):
+    logits = torch.zeros(rows[rank], widths[rank])
     try:
         vocab_parallel_cross_entropy(
             logits, torch.zeros(rows[rank], dtype=torch.long), vocab_start=starts[rank]
@@ -243,6 +243,18 @@ def _bad_shards(rank, world_size, starts, rows):
 def test_vocab_shards_that_do_not_add_up_fail_on_every_rank(starts, rows, match):
     messages = run_on_ranks(_bad_shards, 3, starts, rows, timeout=TIMEOUT)
     assert all(re.search(match, m) for m in messages), messages
+
+
+def test_a_rank_with_no_vocabulary_column_fails_on_every_rank_before_any_reduction():
+    """An empty shard tiles [0, V) too, but max() over its 0 columns would fail on that rank
+    alone, leaving the others waiting in the next all-reduce."""
+    messages = run_on_ranks(_bad_shards, 3, (0, 4, 4), (2, 2, 2), (4, 0, 4), timeout=TIMEOUT)
+    expected = r"at least one column.*\[\(0, 4\), \(4, 0\), \(4, 4\)\]"
+    assert all(re.search(expected, m) for m in messages), messages
+    with pytest.raises(ValueError, match=r"at least one column, got shape \(N, 0\)"):
+        vocab_parallel_cross_entropy(
+            torch.zeros(2, 0), torch.zeros(2, dtype=torch.long), vocab_start=0
+        )
 
 
 def _counts(rank, world_size):

@@ -188,7 +188,8 @@ def vocab_parallel_cross_entropy(
         TypeError: If an argument has the wrong type (a non-float ``local_logits``, a
             non-integer ``target``, a non-int ``vocab_start`` or ``ignore_index``).
         ValueError: If the shapes do not match, ``reduction`` is unknown, the ranks' columns do
-            not tile ``[0, V)`` or their row counts differ (one all-reduce finds it), or a
+            not tile ``[0, V)``, a rank holds no column or their row counts differ (one
+            all-reduce finds it, on every rank), or a
             target is outside ``[0, V)`` and not ``ignore_index``.
 
     Examples:
@@ -245,6 +246,8 @@ def _checked_vocab_shards(
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     rows, width = local_logits.shape
     if not dist.is_initialized():
+        if width == 0:
+            raise ValueError("local_logits must have at least one column, got shape (N, 0)")
         if vocab_start != 0:
             raise ValueError(f"vocab_start must be 0 in a single process, got {vocab_start}")
         return width
@@ -254,6 +257,11 @@ def _checked_vocab_shards(
     table[rank] = torch.tensor([vocab_start, width, rows])
     dist.all_reduce(table, group=group)
     shards = sorted(tuple(row) for row in table.tolist())
+    if any(size == 0 for _, size, _ in shards):  # max() over no column would fail on one rank
+        raise ValueError(
+            f"every rank's vocabulary shard must hold at least one column, got (vocab_start, "
+            f"V_local) {[(s, w) for s, w, _ in table.tolist()]} by rank"
+        )
     end = 0
     for start, size, _ in shards:
         if start != end:
