@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from unittest import mock
 
 import pytest
@@ -400,3 +401,42 @@ def test_bf16_full_size_tensors_are_the_gradients_and_their_buffers_only(
         linear_causal_lm_loss(hidden, weight, labels, accum_dtype=accum_dtype).backward()
     full_size = [made for made in recorder.made if made[0] in (HIDDEN, WEIGHT)]
     assert full_size == expected
+
+
+class _Multipliers(TorchDispatchMode):
+    """The second operand of every in-place multiply."""
+
+    def __init__(self):
+        super().__init__()
+        self.by = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten.mul_.Tensor:
+            self.by.append(args[1])
+        return func(*args, **(kwargs or {}))
+
+
+def test_backward_scales_by_a_python_number_which_cuda_does_not_round_to_bf16():
+    """On CUDA a bf16 tensor times a 0-dim CUDA float32 tensor casts the scalar to bf16 in the
+    kernel (``gpu_kernel``'s ``fetch_and_cast``); only a CPU scalar, such as a Python number,
+    is multiplied in float32 there. So backward must hand ``mul_`` a number, on every device."""
+    hidden = torch.randn(1, 8, 4).bfloat16().requires_grad_()
+    weight = torch.randn(9, 4).bfloat16().requires_grad_()
+    loss = linear_causal_lm_loss(hidden, weight, torch.randint(0, 9, (1, 8))) / 3
+    with _Multipliers() as recorder:
+        loss.backward()
+    assert len(recorder.by) == 2  # one per gradient buffer
+    assert all(isinstance(by, float) for by in recorder.by), recorder.by
+
+
+def test_the_docstring_and_comment_on_the_backward_scale_name_the_device_independent_number():
+    """Round-2 review W1: the text said a 0-dim float32 tensor multiplies unrounded, true on
+    the CPU only."""
+    text = " ".join(
+        (
+            linear_loss._ChunkedHead.__doc__ + inspect.getsource(linear_loss._ChunkedHead.backward)
+        ).split()
+    )
+    assert "times a 0-dim float32 tensor" not in text
+    assert "a Python number" in text
+    assert "not a power of two" in text

@@ -348,3 +348,19 @@ def test_the_loss_is_float64_only_for_a_float64_num_items_in_batch_as_in_transfo
         assert ours.dtype == theirs.dtype == dtype
     returns = " ".join(causal_lm_loss.__doc__.split("Returns:")[1].split("Raises:")[0].split())
     assert "float64 if num_items_in_batch is a float64 tensor" in returns.replace("``", "")
+
+
+def test_transformers_takes_int64_labels_and_uint8_shift_labels_only():
+    """The docstring's "(transformers takes int64 labels, and uint8 only as shift_labels)":
+    uint8 labels fail in ForCausalLMLoss's pad with -100, which no uint8 can hold."""
+    logits = torch.randn(1, 4, 7)
+    labels = torch.randint(0, 7, (1, 4))
+    ForCausalLMLoss(logits, labels, vocab_size=7)
+    ForCausalLMLoss(logits, None, vocab_size=7, shift_labels=labels.to(torch.uint8))
+    with pytest.raises(RuntimeError, match="cannot be converted to type uint8_t"):
+        ForCausalLMLoss(logits, labels.to(torch.uint8), vocab_size=7)
+    for dtype in (torch.int32, torch.int16, torch.int8):
+        with pytest.raises(RuntimeError, match="expected target dtype to be Long or Byte"):
+            ForCausalLMLoss(logits, labels.to(dtype), vocab_size=7)
+    text = " ".join(causal_lm_loss.__doc__.split())
+    assert "(transformers takes int64 labels, and uint8 only as ``shift_labels``)" in text

@@ -204,10 +204,11 @@ class _ChunkedHead(torch.autograd.Function):
 
     ``scale`` (1 over the divisor of the mean) is known in forward, so the gradient of the
     logits is scaled in float32 before it is rounded, as in the standard path; backward then
-    multiplies the buffers in place by the incoming gradient (1 for ``loss.backward()``, 1 over
-    the accumulation steps when the Trainer divides the loss), a float32 scalar that is not
-    rounded to the buffers' dtype first, so each entry is rounded once more only when it is
-    not 1.
+    multiplies the buffers in place by the incoming gradient (1 for ``loss.backward()``, other
+    numbers when the loss is scaled before backward), taken as a Python number: torch
+    multiplies a half-precision tensor by it in float32 on every device, where a 0-dim CUDA
+    tensor would first be cast to the buffers' dtype (1/3 to bf16 is 0.2 % off). Each entry
+    is then rounded once more only when that number is not a power of two.
     """
 
     @staticmethod
@@ -274,9 +275,11 @@ class _ChunkedHead(torch.autograd.Function):
                 "once: call backward on its result only once"
             )
         grads, ctx.grads = ctx.grads, None  # freed as soon as autograd has taken them
-        # the float32 scalar as it is: rounding 1/3 to bf16 first is 0.2 % off. A bf16 buffer
-        # times a 0-dim float32 tensor stays bf16 and multiplies in float32, with no copy
-        scaled = [None if grad is None else grad.mul_(grad_total).to(ctx.dtype) for grad in grads]
+        # a Python number, not the 0-dim tensor: CUDA casts a device tensor to bf16 before the
+        # multiply (1/3 becomes 0.2 % off), a CPU scalar it keeps in float32, as the CPU does
+        # both. A bf16 buffer times it stays bf16, with no copy. One sync per backward
+        by = grad_total.item()
+        scaled = [None if grad is None else grad.mul_(by).to(ctx.dtype) for grad in grads]
         return (*scaled, None, None, None, None)
 
 

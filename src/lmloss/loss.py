@@ -118,7 +118,7 @@ def causal_lm_loss(
     - returns ``0.0`` (with an all-zero gradient) when no position is counted,
       where transformers' mean gives ``nan``: a batch with no target adds nothing;
     - accepts labels of dtype int64, int32, int16, int8 or uint8 (transformers takes int64
-      and uint8), and a non-contiguous ``shift_labels``;
+      labels, and uint8 only as ``shift_labels``), and a non-contiguous ``shift_labels``;
     - upcasts half-precision logits with ``F.log_softmax(..., dtype=torch.float32)`` rather
       than ``.float()``: the same values and, for bf16 logits, the same float32 copy (torch
       converts first; only fp16 logits on CUDA or XPU are upcast inside the kernel);
