@@ -6,7 +6,8 @@ a time, so the full logits never exist. ``_ChunkedHead`` does the work in every 
 bfloat16 and float16 it keeps transformers' arithmetic (half-precision logits upcast to
 float32), in float32 and float64 it computes in the input's dtype. It computes the gradients
 inside forward, one chunk at a time, into a single buffer per input that needs one, and
-backward only scales them in place. For half-precision input the weight's gradient is not
+backward scales them in place (and casts a float32 buffer of half-precision input to that
+dtype, into a new tensor). For half-precision input the weight's gradient is not
 summed over chunks of tokens in half precision, which would round it once per chunk: by
 default a second pass over chunks of the vocabulary writes each of its rows with one
 product, and ``accum_dtype=torch.float32`` sums it in a float32 buffer instead.
@@ -75,8 +76,8 @@ def linear_causal_lm_loss(
             half-precision input each row of the weight's gradient is then one product over
             all tokens, rounded once as in the standard path, which costs a second pass that
             computes the logits again, a chunk of the vocabulary at a time. ``torch.float32``:
-            a float32 buffer of the weight's shape (twice its half-precision gradient, to which
-            backward casts it), summed over chunks of tokens from the float32 gradient of the logits:
+            a float32 buffer of the weight's shape (twice its half-precision gradient; backward
+            casts it into a new one while it is alive, three times that gradient's bytes), summed over chunks of tokens from the float32 gradient of the logits:
             one pass, but a float32 product per chunk. With float32 or float64 input both
             options are the same. ``tests/test_linear_loss.py`` checks that the weight
             gradient's error against float64 stays within 1.1x of the standard path's over 64
