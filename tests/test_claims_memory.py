@@ -496,3 +496,37 @@ def test_claim_the_checkpoint_column_is_12_bytes_per_logit_of_a_chunk_above_the_
         en="still reaches the 12-byte backward peak measured above",
         zh="仍要达到上文测得的反向传播峰值，每个 logit 12 字节",
     )
+
+
+def test_claim_under_an_fp16_loss_scale_lmloss_rounds_before_the_scale_is_known():
+    """GradScaler multiplies the loss by 65536 before backward; the standard path scales the
+    logits' gradient in float32 before rounding it to fp16, lmloss rounded it in forward."""
+    from page_claims import assert_page_says
+
+    torch.manual_seed(0)
+    hidden64 = torch.randn(2048, 64, dtype=torch.float64)
+    weight64 = torch.randn(4000, 64, dtype=torch.float64) / 64**0.5
+    labels = torch.randint(0, 4000, (1, 2048))
+
+    def weight_grad_error(run):
+        hidden = hidden64.half().requires_grad_()
+        weight = weight64.half().requires_grad_()
+        (run(hidden, weight) * 65536).backward()
+        reference = weight64.clone().requires_grad_()
+        ForCausalLMLoss((hidden64 @ reference.T)[None], labels, vocab_size=4000).backward()
+        exact = reference.grad * 65536
+        return float((weight.grad.double() - exact).norm() / exact.norm())
+
+    standard = weight_grad_error(
+        lambda h, w: ForCausalLMLoss(F.linear(h, w)[None], labels, vocab_size=4000)
+    )
+    ours = weight_grad_error(lambda h, w: lmloss.linear_causal_lm_loss(h[None], w, labels))
+    assert ours > 3 * standard, (ours, standard)
+    assert_page_says(
+        "memory.md",
+        "fused-kernels",
+        en="In fp16 under a loss scale (the `GradScaler` that `fp16=True` turns on), this does not "
+        "hold: the logits' gradient is rounded to fp16 in forward, before the scale is known",
+        zh="在 fp16 下使用损失缩放（`fp16=True` 会打开的 `GradScaler`）时，这一点不成立：logits 的梯度在前向里就舍入成了 "
+        "fp16，那时还不知道缩放系数",
+    )

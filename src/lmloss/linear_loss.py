@@ -3,8 +3,8 @@
 [`linear_causal_lm_loss`][lmloss.linear_causal_lm_loss] returns the value of transformers'
 ``ForCausalLMLoss`` on the logits ``hidden @ weight.T (+ bias)`` but computes them a chunk at
 a time, so the full logits never exist. ``_ChunkedHead`` does the work in every dtype: in
-bfloat16 and float16 it keeps transformers' arithmetic (half-precision logits upcast to
-float32), in float32 and float64 it computes in the input's dtype. It computes the gradients
+bfloat16 and float16 it keeps transformers' arithmetic in forward (half-precision logits upcast
+to float32; float16 under a loss scale loses small gradient entries the standard path keeps), in float32 and float64 it computes in the input's dtype. It computes the gradients
 inside forward, one chunk at a time, into a single buffer per input that needs one, and
 backward scales them in place (and casts a float32 buffer of half-precision input to that
 dtype, into a new tensor). For half-precision input the weight's gradient is not
@@ -209,7 +209,9 @@ class _ChunkedHead(torch.autograd.Function):
     numbers when the loss is scaled before backward), taken as a Python number: torch
     multiplies a half-precision tensor by it in float32 on every device, where a 0-dim CUDA
     tensor would first be cast to the buffers' dtype (1/3 to bf16 is 0.2 % off). Each entry
-    is then rounded once more only when that number is not a power of two.
+    is then rounded once more only when that number is not a power of two. Under an fp16 loss
+    scale (GradScaler) this is worse than the standard path: the logits' gradient was rounded to
+    fp16 in forward, before the scale was known, so its small entries are lost.
     """
 
     @staticmethod
