@@ -360,6 +360,12 @@ def test_claim_trl_sft_trainer_builds_the_full_logits_only_for_a_custom_loss_or_
         "TRL 1.16's `SFTTrainer` computes the loss through its fused head by default",
         "TRL 1.16 的 `SFTTrainer` 默认就用融合的 `lm_head` 计算损失",
     )
+    _pages_say(
+        'or label smoothing (with `loss_type="nll"`), and in one extra forward without gradients '
+        "when evaluation asks for the outputs",
+        '使用标签平滑（`loss_type="nll"` 时）才构造完整的 logits；评估需要模型输出时（`compute_metrics`），'
+        "它还会额外做一次不求梯度的前向",
+    )
 
 
 def test_claim_gradient_checkpointing_leaves_the_lm_head_and_the_loss_outside():

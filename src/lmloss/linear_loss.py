@@ -53,8 +53,10 @@ def linear_causal_lm_loss(
     is ``ignore_index`` are skipped, and the sum of the others' negative log-probabilities is
     divided by their number, or by ``num_items_in_batch`` if given. The logits of at most one
     chunk are alive at a time (a chunk of tokens, or in half precision's second pass a chunk of
-    the vocabulary for all tokens, of about the same size), so the extra memory is about that of ``hidden`` and
-    the gradients, not ``N × V`` numbers. As with
+    the vocabulary for all tokens, of about the same size, and at least ``MIN_CHUNK_ROWS``
+    rows), so the extra memory is about that of ``hidden`` and the gradients, not ``N × V``
+    numbers (for few tokens and a large vocabulary, the floor of ``MIN_CHUNK_ROWS`` rows can
+    make a chunk larger than ``hidden``). As with
     [`lmloss.causal_lm_loss`][lmloss.causal_lm_loss], a batch with no counted position gives
     ``0.0`` rather than ``nan``.
 
