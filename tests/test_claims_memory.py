@@ -531,8 +531,30 @@ def test_claim_under_an_fp16_loss_scale_lmloss_rounds_before_the_scale_is_known(
     assert_page_says(
         "memory.md",
         "fused-kernels",
-        en="In fp16 under a loss scale (the `GradScaler` that `fp16=True` turns on), this does not "
-        "hold: the logits' gradient is rounded to fp16 in forward, before the scale is known",
-        zh="在 fp16 下使用损失缩放（`fp16=True` 会打开的 `GradScaler`）时，这一点不成立：logits 的梯度在前向里就舍入成了 "
+        en="When the hidden states and the `lm_head` weight are fp16 tensors themselves (a frozen "
+        "fp16 base model with LoRA, say) and the loss is scaled (the `GradScaler` of `fp16=True`), "
+        "this does not hold: the logits' gradient is rounded to fp16 in forward, before the scale "
+        "is known",
+        zh="如果隐藏状态和 `lm_head` 的权重本身就是 fp16 张量（例如在 fp16 的冻结基座模型上做 LoRA），"
+        "又对损失做了缩放（`fp16=True` 的 `GradScaler`），这一点就不成立：logits 的梯度在前向里就舍入成了 "
         "fp16，那时还不知道缩放系数",
+    )
+
+
+def test_claim_the_chunks_follow_autocast_and_no_grad_as_the_pages_say():
+    """tests/test_linear_loss.py runs both (the standard path's loss under autocast; no buffer
+    under no_grad); here the sentences that say so."""
+    from page_claims import assert_page_says
+
+    assert_page_says(
+        "memory.md",
+        "chunking",
+        en="or in autocast's when autocast is on, as the standard path's `lm_head` is",
+        zh="开启 autocast 时则和标准路径的 `lm_head` 一样按 autocast 的类型计算",
+    )
+    assert_page_says(
+        "memory.md",
+        "chunking",
+        en="and none under `torch.no_grad()` (as in evaluation)",
+        zh="在 `torch.no_grad()` 下（例如评估时）一个也不算",
     )

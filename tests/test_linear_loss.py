@@ -440,3 +440,29 @@ def test_the_docstring_and_comment_on_the_backward_scale_name_the_device_indepen
     assert "times a 0-dim float32 tensor" not in text
     assert "a Python number" in text
     assert "not a power of two" in text
+
+
+def test_under_no_grad_no_gradient_is_computed_or_kept():
+    """Evaluation runs the loss under torch.no_grad(): the loss alone, no buffer."""
+    hidden = torch.randn(1, TOKENS, HIDDEN_SIZE).bfloat16().requires_grad_()
+    weight = torch.randn(VOCAB, HIDDEN_SIZE).bfloat16().requires_grad_()
+    labels = torch.randint(0, VOCAB, (1, TOKENS))
+    patched = mock.patch.object(linear_loss, "MIN_CHUNK_ROWS", 1)
+    with patched, _NewTensors() as recorder, torch.no_grad():
+        loss = linear_causal_lm_loss(hidden, weight, labels)
+    assert [made for made in recorder.made if made[0] in (HIDDEN, WEIGHT)] == []
+    torch.testing.assert_close(loss, linear_causal_lm_loss(hidden, weight, labels).detach())
+
+
+def test_under_autocast_float32_inputs_get_the_standard_paths_loss():
+    """F.linear follows autocast inside the chunks, as the standard path's lm_head does."""
+    torch.manual_seed(0)
+    hidden, weight = torch.randn(1, 64, 16), torch.randn(50, 16)
+    labels = torch.randint(0, 50, (1, 64))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ours = linear_causal_lm_loss(hidden, weight, labels)
+        standard = ForCausalLMLoss(F.linear(hidden, weight), labels, vocab_size=50)
+    torch.testing.assert_close(ours, standard)
+    assert not torch.allclose(
+        ours, linear_causal_lm_loss(hidden, weight, labels), rtol=0, atol=1e-7
+    )

@@ -4,7 +4,8 @@
 ``ForCausalLMLoss`` on the logits ``hidden @ weight.T (+ bias)`` but computes them a chunk at
 a time, so the full logits never exist. ``_ChunkedHead`` does the work in every dtype: in
 bfloat16 and float16 it keeps transformers' arithmetic in forward (half-precision logits upcast
-to float32; float16 under a loss scale loses small gradient entries the standard path keeps), in float32 and float64 it computes in the input's dtype. It computes the gradients
+to float32; float16 under a loss scale loses small gradient entries the standard path keeps), in float32 and float64 it computes in the input's dtype (or autocast's, when
+autocast is on). Under ``torch.no_grad()`` it computes the loss alone. It computes the gradients
 inside forward, one chunk at a time, into a single buffer per input that needs one, and
 backward scales them in place (and casts a float32 buffer of half-precision input to that
 dtype, into a new tensor). For half-precision input the weight's gradient is not
@@ -128,7 +129,8 @@ def linear_causal_lm_loss(
     flat = hidden.reshape(-1, hidden.shape[-1])
     one = torch.ones((), dtype=torch.float32, device=hidden.device)
     scale = _averaged(one, targets, ignore_index, num_items_in_batch)  # 1 / the divisor
-    return _ChunkedHead.apply(flat, weight, bias, targets, ignore_index, accum_dtype, scale)
+    grads = torch.is_grad_enabled()  # under torch.no_grad() (evaluation): the loss alone
+    return _ChunkedHead.apply(flat, weight, bias, targets, ignore_index, accum_dtype, scale, grads)
 
 
 def _check_head(hidden: object, weight: object, bias: object) -> None:
@@ -217,8 +219,10 @@ class _ChunkedHead(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, ignore_index, accum_dtype, scale):  # noqa: D102
-        need_hidden, need_weight, need_bias = ctx.needs_input_grad[:3]
+    def forward(ctx, hidden, weight, bias, targets, ignore_index, accum_dtype, scale, grads):  # noqa: D102
+        # forward always runs with grad mode off: whether the caller wants gradients is read
+        # from the flag apply() was called under
+        need_hidden, need_weight, need_bias = (need and grads for need in ctx.needs_input_grad[:3])
         compute = torch.float32 if hidden.dtype in _HALF else hidden.dtype
         kept = torch.promote_types(hidden.dtype, accum_dtype or hidden.dtype)  # buffers' dtype
         by_vocabulary = kept in _HALF and (need_weight or need_bias)
@@ -285,7 +289,7 @@ class _ChunkedHead(torch.autograd.Function):
         # both. A bf16 buffer times it stays bf16, with no copy. One sync per backward
         by = grad_total.item()
         scaled = [None if grad is None else grad.mul_(by).to(ctx.dtype) for grad in grads]
-        return (*scaled, None, None, None, None)
+        return (*scaled, None, None, None, None, None)
 
 
 def _token_chunk(
