@@ -549,8 +549,8 @@ def test_claim_the_chunks_follow_autocast_and_no_grad_as_the_pages_say():
     assert_page_says(
         "memory.md",
         "chunking",
-        en="or in autocast's when autocast is on, as the standard path's `lm_head` is",
-        zh="开启 autocast 时则和标准路径的 `lm_head` 一样按 autocast 的类型计算",
+        en="float32 input under autocast in autocast's dtype, as the standard path's `lm_head` is",
+        zh="开启 autocast 时，float32 的输入和标准路径的 `lm_head` 一样按 autocast 的类型计算",
     )
     assert_page_says(
         "memory.md",

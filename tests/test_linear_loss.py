@@ -466,3 +466,19 @@ def test_under_autocast_float32_inputs_get_the_standard_paths_loss():
     assert not torch.allclose(
         ours, linear_causal_lm_loss(hidden, weight, labels), rtol=0, atol=1e-7
     )
+
+
+def test_under_autocast_float64_inputs_stay_float64():
+    """Autocast converts float32 only; a float64 head computes in float64 under it too."""
+    seen = set()
+    linear = F.linear
+
+    def spy(*args, **kwargs):
+        out = linear(*args, **kwargs)
+        seen.add(out.dtype)
+        return out
+
+    hidden, weight = torch.randn(1, 8, 4, dtype=torch.float64), torch.randn(5, 4).double()
+    with mock.patch.object(linear_loss.F, "linear", spy), torch.autocast("cpu", torch.bfloat16):
+        linear_causal_lm_loss(hidden, weight, torch.randint(0, 5, (1, 8)))
+    assert seen == {torch.float64}

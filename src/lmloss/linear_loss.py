@@ -4,8 +4,8 @@
 ``ForCausalLMLoss`` on the logits ``hidden @ weight.T (+ bias)`` but computes them a chunk at
 a time, so the full logits never exist. ``_ChunkedHead`` does the work in every dtype: in
 bfloat16 and float16 it keeps transformers' arithmetic in forward (half-precision logits upcast
-to float32; float16 under a loss scale loses small gradient entries the standard path keeps), in float32 and float64 it computes in the input's dtype (or autocast's, when
-autocast is on). Under ``torch.no_grad()`` it computes the loss alone. It computes the gradients
+to float32; float16 under a loss scale loses small gradient entries the standard path keeps), in float32 and float64 it computes in the input's dtype (float32 input under
+autocast in autocast's dtype, as ``F.linear`` does). Under ``torch.no_grad()`` it computes the loss alone. It computes the gradients
 inside forward, one chunk at a time, into a single buffer per input that needs one, and
 backward scales them in place (and casts a float32 buffer of half-precision input to that
 dtype, into a new tensor). For half-precision input the weight's gradient is not
