@@ -469,7 +469,7 @@ def test_under_autocast_float32_inputs_get_the_standard_paths_loss():
 
 
 def test_under_autocast_float64_inputs_stay_float64():
-    """Autocast converts float32 only; a float64 head computes in float64 under it too."""
+    """Autocast leaves float64 alone: a float64 head computes in float64 under it too."""
     seen = set()
     linear = F.linear
 
