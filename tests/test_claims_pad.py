@@ -631,7 +631,7 @@ def test_claim_a_double_holds_every_whole_number_up_to_2_53_and_only_some_above(
         en="A `double` holds every whole number up to `2**53`; above that only some, and the "
         "others are rounded to one it holds: `2**53 + 1` arrives one smaller, `2**53 + 3` one "
         "larger",
-        zh="`double` 能精确表示 `2**53` 以内的所有整数；超过 `2**53` 后只能表示其中一部分，"
+        zh="`double` 能精确表示 `2**53` 以内的所有整数；超过之后只能表示其中一部分，"
         "其余的舍入到相邻的可表示值：`2**53 + 1` 传进来时少了 1，`2**53 + 3` 则多了 1",
     )
     code = (Path(__file__).resolve().parents[1] / "snippets" / "pad_edge_cases.py").read_text()
