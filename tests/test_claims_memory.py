@@ -25,6 +25,7 @@ from trl.trainer import sft_trainer
 from trl.trainer import utils as trl_utils
 
 import lmloss
+from page_claims import assert_page_says
 from snippet_sections import OUTPUTS, ROOT, SNIPPETS, read_sections
 
 PAGES = {lang: ROOT / "docs" / lang / "memory.md" for lang in ("en", "zh")}
@@ -507,8 +508,6 @@ def test_claim_the_checkpoint_column_is_12_bytes_per_logit_of_a_chunk_above_the_
 def test_claim_under_an_fp16_loss_scale_lmloss_rounds_before_the_scale_is_known():
     """GradScaler multiplies the loss by 65536 before backward; the standard path scales the
     logits' gradient in float32 before rounding it to fp16, lmloss rounded it in forward."""
-    from page_claims import assert_page_says
-
     torch.manual_seed(0)
     hidden64 = torch.randn(2048, 64, dtype=torch.float64)
     weight64 = torch.randn(4000, 64, dtype=torch.float64) / 64**0.5
@@ -544,8 +543,6 @@ def test_claim_under_an_fp16_loss_scale_lmloss_rounds_before_the_scale_is_known(
 def test_claim_the_chunks_follow_autocast_and_no_grad_as_the_pages_say():
     """tests/test_linear_loss.py runs both (the standard path's loss under autocast; no buffer
     under no_grad); here the sentences that say so."""
-    from page_claims import assert_page_says
-
     assert_page_says(
         "memory.md",
         "chunking",

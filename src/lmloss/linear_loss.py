@@ -284,9 +284,10 @@ class _ChunkedHead(torch.autograd.Function):
                 "once: call backward on its result only once"
             )
         grads, ctx.grads = ctx.grads, None  # freed as soon as autograd has taken them
-        # a Python number, not the 0-dim tensor: CUDA casts a device tensor to bf16 before the
-        # multiply (1/3 becomes 0.2 % off), a CPU scalar it keeps in float32, as the CPU does
-        # both. A bf16 buffer times it stays bf16, with no copy. One sync per backward
+        # A Python number, not the 0-dim tensor: a CUDA kernel casts a 0-dim device tensor to
+        # the buffer's dtype before multiplying (1/3 in bf16 is 0.2 % off), while a Python
+        # number is applied in float32 on every device. The buffer stays bf16, with no copy;
+        # the cost is one device sync per backward.
         by = grad_total.item()
         scaled = [None if grad is None else grad.mul_(by).to(ctx.dtype) for grad in grads]
         return (*scaled, None, None, None, None, None)
