@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from page_structure import DOCS, ROOT, ZH
@@ -144,3 +145,37 @@ def test_the_check_rejects_a_nav_title_that_is_not_the_h1():
     assert titles_not_h1(config) == [
         "en/loss.md: nav 'The loss, word by word', H1 'The loss, line by line'"
     ]
+
+
+# --- the home page links every page of the nav ------------------------------------------------
+
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def linked_pages(markdown: str) -> set[str]:
+    """The pages a Markdown text links to, relative to docs/<lang>/ (anchor and query left out)."""
+    targets = {re.split(r"[#?]", target)[0] for target in _LINK.findall(markdown)}
+    return {target for target in targets if target and "://" not in target}
+
+
+def pages_the_home_page_misses(config: dict, home: str) -> list[str]:
+    linked = linked_pages(home)
+    pages = [page for _, page in nav_entries(config["nav"]) if page and page != "index.md"]
+    return [page for page in pages if page not in linked]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_home_page_links_every_page_of_the_nav(lang):
+    home = (DOCS / lang / "index.md").read_text(encoding="utf-8")
+    missing = pages_the_home_page_misses(_config(), home)
+    assert not missing, f"docs/{lang}/index.md links none of {missing}"
+
+
+def test_the_home_check_rejects_a_home_page_without_a_link():
+    home = (DOCS / "en" / "index.md").read_text(encoding="utf-8")
+    without = home.replace("](parallel.md)", "]")
+    assert pages_the_home_page_misses(_config(), without) == ["parallel.md"]
+    assert linked_pages("[a](explore/pad.md?shape=1,2&pad=1,1) [b](loss.md#x)") == {
+        "explore/pad.md",
+        "loss.md",
+    }
