@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from lmloss._checks import check_int
+from lmloss.chat import assistant_mask as assistant_mask  # the chat mask, public here too
 from lmloss.loss import IGNORE_INDEX, INTEGER_DTYPE_NAMES, INTEGER_DTYPES, _check_integer_dtype
 
 __all__ = ["collate", "labels_from_mask", "pack"]
