@@ -24,9 +24,6 @@ _LINK = re.compile(r"\]\(([^)\s]+)[^)]*\)|\]\[([^\]]+)\]")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+\.)\s")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
-# The Chinese API page introduces each entry in Chinese; the English one shows the docstrings
-# alone. Its summaries are held to the docstrings instead (below).
-ZH_ONLY_PROSE = {"api.md"}
 
 
 def _sections(page) -> tuple[list[Section], list[Section]]:
@@ -86,8 +83,6 @@ KNOWN_STRUCTURE: dict[str, str] = {}
 
 def _pairs(known: dict[str, str]):
     for page in PAGES:
-        if str(page) in ZH_ONLY_PROSE:
-            continue
         zh, en = _sections(page)
         for z, e in zip(zh, en, strict=False):
             key = f"{page}#{e.anchor or 'top'}"
@@ -118,7 +113,7 @@ def test_the_check_finds_a_number_changed_in_one_language():
     )
 
 
-# --- the Chinese API summaries ------------------------------------------------------------------
+# --- the API summaries (both languages) ------------------------------------------------------
 
 _ENTRY = re.compile(r"^::: *([\w.]+)", re.M)
 
@@ -136,9 +131,9 @@ def _documented(target: str) -> tuple[object, str]:
     return obj, "\n".join(docs + signatures)
 
 
-def api_summaries() -> list[tuple[str, str]]:
-    """``(summary, the entries it introduces)`` of each Chinese paragraph before ``:::`` entries."""
-    text = (ZH / "api.md").read_text(encoding="utf-8")
+def api_summaries(root=ZH) -> list[tuple[str, str]]:
+    """``(summary, the entries it introduces)`` of each paragraph before ``:::`` entries."""
+    text = (root / "api.md").read_text(encoding="utf-8")
     found = []
     for section in re.split(r"^## ", text, flags=re.M)[1:]:
         parts = _ENTRY.split(section)
@@ -182,10 +177,12 @@ def _is_library_name(name: str) -> bool:
     return any(hasattr(m, last) for m in (lmloss, F, transformers)) or name in {"lang", "labels"}
 
 
-@pytest.mark.parametrize(
-    ("summary", "target"), api_summaries(), ids=[t for _, t in api_summaries()]
-)
-def test_the_chinese_api_summaries_agree_with_the_docstrings(summary, target):
+_SUMMARIES = [(s, t, f"{root.name}:{t}") for root in (ZH, EN) for s, t in api_summaries(root)]
+
+
+@pytest.mark.parametrize(("summary", "target"), [(s, t) for s, t, _ in _SUMMARIES],
+                         ids=[i for _, _, i in _SUMMARIES])  # fmt: skip
+def test_the_api_summaries_agree_with_the_docstrings(summary, target):
     assert not summary_disagreements(summary, target)
 
 
