@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from snippet_sections import OUTPUTS, SNIPPETS, output_path, read_sections, run_sections
-from snippet_source import code_tokens, comments, needs_translation, translation, translation_path
+from snippet_source import (
+    Translation,
+    code_tokens,
+    comments,
+    needs_translation,
+    translate,
+    translation,
+    translation_path,
+)
 
 SNIPPET_FILES = sorted(SNIPPETS.glob("*.py"))
 MAX_COLUMNS = 76
@@ -97,8 +105,23 @@ def test_every_comment_shown_has_its_chinese(snippet):
         f"entries of {translation_path(snippet.stem, 'zh')} no comment uses: {unused}"
     )
     code = "".join(s.code for s in read_sections(snippet))
-    unused_strings = sorted(s for s in table.strings if s not in code)
-    assert not unused_strings, f"[strings] entries the code does not contain: {unused_strings}"
+    unused_strings = sorted(
+        english
+        for english, chinese in table.strings.items()
+        if translate(code, Translation({}, {english: chinese})) == code
+    )
+    assert not unused_strings, (
+        f"[strings] entries that replace nothing inside a string literal: {unused_strings}"
+    )
+
+
+def test_strings_entries_replace_text_in_string_literals_only():
+    """Not in names, and not in the code inside an f-string's braces."""
+    table = Translation({}, {"of": "共", '"en"': '"zh"'})
+    code = 'x = F.log_softmax(y)\nprint("of", f"{offset} of {n:>{of}}", pad(lang="en"))\n'
+    assert translate(code, table) == (
+        'x = F.log_softmax(y)\nprint("共", f"{offset} 共 {n:>{of}}", pad(lang="zh"))\n'
+    )
 
 
 def test_no_translation_without_its_snippet():
@@ -128,7 +151,7 @@ def test_code_lines_fit_the_column(snippet, lang):
 NOT_CHINESE = {
     "F.pad(labels, (0, 1), value=-100)[..., 1:]": "a comment that is code, the same in both",
     "ignore_index=-100": "a comment that is code, the same in both",
-    'lang="en"': 'the Chinese page calls explain_pad with lang="zh"',
+    '"en"': 'the Chinese page calls explain_pad with lang="zh"',
 }
 _CHINESE = re.compile(r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]")  # CJK, full-width punctuation
 

@@ -7,8 +7,13 @@ code with its comments, and the strings it prints to teach, in Chinese: the tran
     [comments]  # every comment of a shown section, whole, English = Chinese
     "the label value the loss skips" = "损失跳过的标签值"
 
-    [strings]   # replaced wherever they occur in the code; only inside string literals
+    [strings]   # replaced inside string literals only, never in the code around them
     "has seen" = "已读入"
+
+A ``[strings]`` entry matches within one string literal, its prefix and quotes included (so
+``'"en"' = '"zh"'`` swaps that literal whole); an occurrence whose replacement would change
+the code inside an f-string's braces is left as it is, so ``"of" = "共"`` touches neither
+``log_softmax`` nor ``f"{offset}"``.
 
 The code itself is identical in both languages by construction; ``tests/test_snippets.py``
 checks that the tokens other than comments and strings are equal, that every comment has its
@@ -127,9 +132,114 @@ def translate(code: str, table: Translation) -> str:
             line = lines[row - 1]
             lines[row - 1] = line[:col] + "# " + table.comments[text] + line[token.end[1]:]
     translated = "".join(lines)
-    for english, chinese in table.strings.items():
-        translated = translated.replace(english, chinese)
+    # Right to left again, so that the offsets of the literals before stay valid.
+    for start, end in reversed(_string_literals(translated)):
+        literal = translated[start:end]
+        for english, chinese in table.strings.items():
+            literal = _replace_in_literal(literal, english, chinese)
+        translated = translated[:start] + literal + translated[end:]
     return translated
+
+
+def _string_literals(code: str) -> list[tuple[int, int]]:
+    """The (start, end) offsets of the string literals in ``code``, each f-string whole."""
+    line_starts = [0]
+    for line in code.splitlines(keepends=True):
+        line_starts.append(line_starts[-1] + len(line))
+
+    def offset(position: tuple[int, int]) -> int:
+        return line_starts[position[0] - 1] + position[1]
+
+    # Python 3.12+ tokenizes an f-string into pieces, FSTRING_START to FSTRING_END.
+    fstring_start = getattr(tokenize, "FSTRING_START", None)
+    fstring_end = getattr(tokenize, "FSTRING_END", None)
+    spans: list[tuple[int, int]] = []
+    open_fstrings: list[int] = []
+    for token in _tokens(code):
+        if token.type == tokenize.STRING and not open_fstrings:
+            spans.append((offset(token.start), offset(token.end)))
+        elif token.type == fstring_start:
+            open_fstrings.append(offset(token.start))
+        elif token.type == fstring_end:
+            start = open_fstrings.pop()
+            if not open_fstrings:
+                spans.append((start, offset(token.end)))
+    return spans
+
+
+def _replace_in_literal(literal: str, old: str, new: str) -> str:
+    """``literal`` with ``old`` replaced by ``new`` wherever that keeps its f-string code."""
+    code = _fstring_code(literal)
+    start = 0
+    while (found := literal.find(old, start)) >= 0:
+        candidate = literal[:found] + new + literal[found + len(old) :]
+        if _fstring_code(candidate) == code:
+            literal, start = candidate, found + len(new)
+        else:
+            start = found + 1
+    return literal
+
+
+_LITERAL_HEAD = re.compile(r"""([A-Za-z]*)('''|\"\"\"|'|")""")
+
+
+def _fstring_code(literal: str) -> list[str] | None:
+    """The expressions in the braces of an f-string literal: [] for any other literal, None
+    for text that is not one well-formed literal."""
+    head = _LITERAL_HEAD.match(literal)
+    quote = head[2] if head else ""
+    if not head or len(literal) < head.end() + len(quote) or not literal.endswith(quote):
+        return None
+    if "f" not in head[1].lower():
+        return []
+    body = literal[head.end() : len(literal) - len(quote)]
+    expressions: list[str] = []
+    index = 0
+    while index < len(body):
+        if body.startswith(("{{", "}}"), index):
+            index += 2
+        elif body[index] == "{":
+            index = _read_field(body, index + 1, expressions)
+            if index < 0:
+                return None
+        elif body[index] == "}":
+            return None
+        else:
+            index += 1
+    return expressions
+
+
+def _read_field(body: str, index: int, expressions: list[str]) -> int:
+    """Appends the expression of the f-string field that starts at ``body[index]`` (just after
+    its ``{``), then those nested in its format spec, to ``expressions``. Returns the index
+    after the field's ``}``, or -1 if the field is not closed."""
+    start, depth, in_spec = index, 0, False
+    while index < len(body):
+        char = body[index]
+        if in_spec and char == "{":  # a field nested in the format spec: f"{x:{width}}"
+            index = _read_field(body, index + 1, expressions)
+            if index < 0:
+                return -1
+            continue
+        if in_spec and char == "}":
+            return index + 1
+        if in_spec:
+            pass
+        elif char in "'\"":  # a string inside the expression may hold any bracket
+            index = body.find(char, index + 1)
+            if index < 0:
+                return -1
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}" and depth:
+            depth -= 1
+        elif char == "}" or (char in "!:" and body[index : index + 2] != "!="):
+            expressions.append(body[start:index])
+            if char == "}":
+                return index + 1
+            in_spec = True  # a conversion (!r) and format spec (:6) are text, not code
+        index += 1
+    return -1
 
 
 def code_tokens(code: str) -> list[tuple[int, str]]:
