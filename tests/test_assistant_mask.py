@@ -1,0 +1,203 @@
+"""lmloss.chat.assistant_mask on TRL's real chat templates, and the table of what they do.
+
+The masks are checked against TRL's training templates (``{% generation %}`` markers) on random
+conversations; the table of ``template_behaviours`` is pinned, row by row, so that a TRL upgrade
+that changes a template fails a test naming it."""
+
+from __future__ import annotations
+
+import random
+from itertools import groupby
+
+import pytest
+from conversations import _shaped, conversation, profile_of, tokenizer_for
+from transformers.utils.chat_template_utils import render_jinja_template
+from trl import chat_template_utils
+
+import lmloss
+from lmloss.chat import (
+    PROBES,
+    NotPrefixPreservingError,
+    TemplateBehaviour,
+    _overlapping,
+    assistant_mask,
+    template_behaviours,
+    trl_template_dir,
+)
+
+DIR = trl_template_dir()
+TRAINED = sorted(p.stem.removesuffix("_training") for p in DIR.glob("*_training.jinja"))
+CONVERSATIONS = 200  # compared per template
+MAX_SEEDS = 600
+
+# name: generation markers, training version, multi-turn, reasoning, tool calls, earlier reasoning
+# (prefix-preserving: True/False; None: the template does not render that conversation whole)
+EXPECTED_TABLE = {
+    "cohere": (False, True, True, None, None, "never written"),
+    "cohere2": (False, True, True, None, None, "never written"),
+    "deepseek_r1_distill": (False, True, False, None, None, "never written"),
+    "deepseekv3": (False, True, False, None, False, "never written"),
+    "diffusion_gemma": (False, True, True, False, True, "dropped"),
+    "gemma": (False, True, True, None, None, "never written"),
+    "gemma3": (False, True, True, None, None, "never written"),
+    "gemma4": (False, False, True, None, True, "never written"),
+    "gemma4_v2": (False, False, True, None, True, "never written"),
+    "gemma4_v3": (False, False, True, None, True, "never written"),
+    "gemma4_v4": (False, False, True, None, True, "never written"),
+    "gemma4_v5": (False, False, True, False, True, "dropped"),
+    "glm4moe": (False, True, True, False, True, "dropped"),
+    "gptoss": (False, True, False, False, True, "dropped"),
+    "idefics3": (False, True, True, None, None, "never written"),
+    "lfm2": (False, True, True, None, None, "never written"),
+    "lfm2_2_5": (True, False, True, False, True, "dropped"),
+    "lfm2_2_5_v2": (True, False, True, False, True, "dropped"),
+    "lfm2_2_5_vl": (True, False, True, False, True, "dropped"),
+    "lfm2_v2": (False, True, True, None, True, "never written"),
+    "llama3": (False, True, True, None, None, "never written"),
+    "llama3_1": (False, False, True, None, True, "never written"),
+    "llama3_2": (False, False, True, None, True, "never written"),
+    "llava_next": (False, True, True, None, None, "never written"),
+    "muse_glimmer": (False, True, True, True, True, "kept"),
+    "nemotron_3_5_lightning": (False, True, False, False, False, "dropped"),
+    "nemotron_3_nano": (False, True, False, False, False, "dropped"),
+    "nemotron_3_super": (False, True, False, False, False, "dropped"),
+    "nemotron_3_ultra": (False, True, False, False, False, "dropped"),
+    "phi3": (False, True, False, None, None, "never written"),
+    "phi3_5": (False, True, False, None, None, "never written"),
+    "qwen2_5": (False, True, True, None, True, "never written"),
+    "qwen2_5_vl": (False, True, True, None, None, "never written"),
+    "qwen3": (False, True, False, False, False, "dropped"),
+    "qwen3_5_nothink": (False, True, False, False, True, "dropped"),
+    "qwen3_5_think": (False, True, False, False, True, "dropped"),
+    "qwen3_6": (False, True, False, False, True, "dropped"),
+    "qwen3_8": (False, True, True, True, True, "kept"),
+    "qwen3_instruct_2507": (False, True, True, None, True, "never written"),
+    "qwen3_vl": (False, True, True, None, True, "never written"),
+    "smolvlm": (False, True, True, None, None, "never written"),
+}
+
+# Where the mask of prefix rendering on the original template and that of TRL's training
+# template part, on every compared conversation: (which mask has the tokens, their text).
+# "training" rows are tokens of the generation prompt that the training template trains; a
+# lone "<think>" is where the "\n" after it merged with the next "\n" into one token that
+# both masks have (a token is marked when it overlaps a marked character).
+EXPECTED_DIFFERENCES = {
+    "diffusion_gemma": {("prefix", "<|tool_response>"), ("prefix", "<|turn>model\n")},
+    "gptoss": {("training", "<|start|>assistant")},
+    "llava_next": {("prefix", " ")},
+    "muse_glimmer": {("training", "<|start|>assistant")},
+    "nemotron_3_5_lightning": {("training", "<think>\n")},
+    "nemotron_3_nano": {("training", "<think>\n")},
+    "nemotron_3_super": {("training", "<think>\n")},
+    "nemotron_3_ultra": {("training", "<think>\n")},
+    "qwen2_5": {("training", "\n")},
+    "qwen3_5_nothink": {("training", "<think>\n\n</think>\n\n")},
+    "qwen3_5_think": {("training", "<think>\n"), ("training", "<think>")},
+    "qwen3_6": {("training", "<think>\n"), ("training", "<think>")},
+    "qwen3_8": {("training", "<think>\n"), ("training", "<think>")},
+}
+
+# Templates on which no random conversation renders the same with both versions, and why.
+NEVER_COMPARABLE = {
+    "deepseek_r1_distill": "its generation prompt ends in <think>, its assistant turns do not",
+    "deepseekv3": "its generation prompt ends in <think>, its assistant turns do not",
+    "glm4moe": "the training version writes <|user|> after the last turn, the original does not",
+}
+
+
+@pytest.fixture(scope="module")
+def table() -> dict[str, TemplateBehaviour]:
+    return {row.name: row for row in template_behaviours()}
+
+
+@pytest.fixture(scope="module")
+def tokenizers() -> dict[str, object]:
+    """One offline tokenizer per template family, built when first asked for."""
+    return {}
+
+
+def _tokenizer(tokenizers, name):
+    if name not in tokenizers:
+        text = (DIR / f"{name}.jinja").read_text(encoding="utf-8")
+        training = DIR / f"{name}_training.jinja"
+        tokenizers[name] = tokenizer_for(text + (training.read_text() if training.exists() else ""))
+    return tokenizers[name]
+
+
+def test_the_table_lists_every_installed_template(table):
+    assert sorted(table) == sorted(EXPECTED_TABLE)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_TABLE))
+def test_the_table_row_of(name, table):
+    row = table[name]
+    got = (
+        row.generation_markers,
+        row.training_version is not None,
+        row.multi_turn,
+        row.reasoning,
+        row.tool_calls,
+        row.earlier_reasoning,
+    )
+    assert got == EXPECTED_TABLE[name], f"TRL's {name}.jinja now behaves differently: {row}"
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_mask_equals_the_training_templates(name, tokenizers, table):
+    """Prefix rendering on the original equals TRL's training template's markers wherever both
+    render a conversation the same; it raises (with an assistant index) everywhere else."""
+    original = (DIR / f"{name}.jinja").read_text(encoding="utf-8")
+    training = (DIR / f"{name}_training.jinja").read_text(encoding="utf-8")
+    tokenizer = _tokenizer(tokenizers, name)
+    profile = profile_of(tokenizer, original)
+    # Multi-turn chats of a template that is not prefix-preserving on them all raise (checked
+    # by the table); single-turn chats still hold tool calls, reasoning and several answers.
+    max_user_turns = 3 if table[name].multi_turn else 1
+    compared, raised, differences = 0, 0, set()
+    for seed in range(MAX_SEEDS):
+        if compared == CONVERSATIONS:
+            break
+        messages = conversation(random.Random(seed), profile, max_user_turns)
+        try:
+            ours = assistant_mask(tokenizer, messages, chat_template=original)
+        except NotPrefixPreservingError as error:
+            assert messages[error.index]["role"] == "assistant"
+            assert f"messages[{error.index}]" in str(error)
+            raised += 1
+            continue
+        theirs = tokenizer.apply_chat_template(
+            messages, chat_template=training, return_dict=True, return_assistant_tokens_mask=True
+        )
+        if ours.input_ids != theirs["input_ids"]:
+            continue
+        compared += 1
+        differences |= _differences(tokenizer, ours.input_ids, ours.assistant_masks, theirs["assistant_masks"])
+    if name in NEVER_COMPARABLE:
+        assert compared == 0, f"{name}: {compared} conversations now render the same"
+        return
+    assert compared == CONVERSATIONS, f"{name}: only {compared} of {seed + 1} comparable ({raised} raised)"
+    assert differences == EXPECTED_DIFFERENCES.get(name, set()), name
+
+
+def _differences(tokenizer, ids, ours, theirs) -> set[tuple[str, str]]:
+    """Each run of tokens marked by one mask only, as (which mask, the run's text)."""
+    runs = groupby(zip(ids, ours, theirs, strict=True), key=lambda t: (t[1], t[2]))
+    return {
+        ("prefix" if mine else "training", tokenizer.decode([token for token, _, _ in run]))
+        for (mine, training), run in runs
+        if mine != training
+    }
+
+
+@pytest.mark.parametrize("kind", sorted(PROBES))
+def test_every_template_that_is_not_prefix_preserving_is_caught_at_its_turn(kind, table, tokenizers):
+    failing = [name for name, row in table.items() if getattr(row, kind) is False]
+    assert failing, kind
+    for name in failing:
+        template = (DIR / f"{name}.jinja").read_text(encoding="utf-8")
+        tokenizer = _tokenizer(tokenizers, name)
+        profile = profile_of(tokenizer, template)
+        messages = [_shaped(m, profile.blocks, profile.string_arguments) for m in PROBES[kind]]
+        with pytest.raises(NotPrefixPreservingError, match=r"messages\[1\] \(assistant\)") as caught:
+            assistant_mask(tokenizer, messages, chat_template=template, method="prefix")
+        assert caught.value.index == 1, name
