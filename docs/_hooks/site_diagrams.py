@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import random
 import re
 import sys
@@ -180,6 +181,9 @@ DIAGRAMS: dict[str, Diagram] = {
     # pad-basics: the seed's picture, (1, 2, 2) padded on all three dimensions → (2, 3, 4).
     "pad-3d": Diagram("pad_basics", "pad6",
                       _pad("a", "pad", values=True, value="IGNORE_INDEX", result="pad6")),
+    # pad-basics: the 2- and 4-entry steps, each under its own output.
+    **{f"pad-basics-{n}": Diagram("pad_basics", f"pad{n}", _pad(
+        "a", "pad", values=True, value="IGNORE_INDEX", result=f"pad{n}")) for n in (2, 4)},
     # pad-modes: each pair of the tuple and its dimension, for 2, 4 and 6 entries.
     **{f"pad-pairs-{2 * (i + 1)}": Diagram("pad_modes", "rule", _pairs(i)) for i in range(3)},
     **{f"pad-3d-{2 * (i + 1)}": Diagram("pad_modes", "rule", _pad("a", "PADS", pick=i))
@@ -225,9 +229,32 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     return files
 
 
-# On a phone a wide diagram is scaled down; tapping it opens the SVG alone, to zoom.
-_DIAGRAM_IMG = re.compile(r'<img [^>]*src="(?P<src>[^"]*diagrams/[\w.-]+\.svg)"[^>]*>')
+MIN_TEXT_PX = 10
+"""The smallest a diagram's text may be drawn on any screen: a wide diagram is scaled down to
+the column only so far, and scrolls sideways in its box beyond that (on a phone)."""
+_FONT_SIZE = re.compile(r"font-size:\s*([\d.]+)px")
+_SVG_WIDTH = re.compile(r'<svg [^>]*width="([\d.]+)"')
+_DIAGRAM_IMG = re.compile(r'<img [^>]*src="(?P<src>[^"]*diagrams/(?P<name>[\w.-]+)\.svg)"[^>]*>')
+
+
+def min_width(svg: str) -> int:
+    """The narrowest width, in CSS pixels, at which the diagram's smallest text is MIN_TEXT_PX.
+
+    >>> min_width('<svg width="650" height="9"><style>svg{font-size:13px}.n{font-size:12px}')
+    542
+    """
+    smallest = min(float(size) for size in _FONT_SIZE.findall(svg))
+    return math.ceil(float(_SVG_WIDTH.search(svg)[1]) * min(1.0, MIN_TEXT_PX / smallest))
 
 
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    return _DIAGRAM_IMG.sub(lambda m: f'<a class="diagram" href="{m["src"]}">{m[0]}</a>', html)
+    """Each diagram links to its SVG (tapping it opens the SVG alone, to zoom) and keeps a
+    minimum width (readable.html lets the link scroll sideways; a link is keyboard-reachable)."""
+    lang = config.plugins["i18n"].current_language
+
+    def link(m: re.Match[str]) -> str:
+        svg = files.get_file_from_path(f"{lang}/diagrams/{m['name']}.svg").content_string
+        img = m[0].replace("<img ", f'<img style="min-width: {min_width(svg)}px" ', 1)
+        return f'<a class="diagram" href="{m["src"]}">{img}</a>'
+
+    return _DIAGRAM_IMG.sub(link, html)
