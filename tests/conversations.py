@@ -14,10 +14,10 @@ import jinja2
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-WORDS = (
-    "the cat sat on a mat why is sky blue add two and three it is five ok thanks "
-    "weather in paris sunny rain today what time now tell me more sure here you go"
-).split()
+_TEXT = "the cat sat on a mat why is sky blue add two and three it is five ok thanks weather in "
+WORDS = tuple(
+    (_TEXT + "paris sunny rain today what time now tell me more sure here you go").split()
+)
 TOOL_NAMES = ("get_weather", "add", "lookup")
 
 # A template's control tokens: <|im_start|>, <｜User｜>, <start_of_turn>, <think>, </tool_call>...
@@ -61,7 +61,7 @@ def profile_of(tokenizer: PreTrainedTokenizerFast, template: str) -> Profile:
     def renders(messages: list[dict[str, Any]], *words: str, blocks: bool, strings: bool) -> bool:
         try:
             text = tokenizer.apply_chat_template(
-                [_shaped(m, blocks, strings) for m in messages],
+                [shaped(m, blocks, strings) for m in messages],
                 chat_template=template,
                 tokenize=False,
             )
@@ -106,10 +106,11 @@ def conversation(
                 _reasoned(rng, profile, {"role": "assistant", "content": "", "tool_calls": calls})
             )
             messages += [
-                {"role": "tool", "name": c["function"]["name"], "content": _text(rng)} for c in calls
+                {"role": "tool", "name": c["function"]["name"], "content": _text(rng)}
+                for c in calls
             ]
         messages.append(_reasoned(rng, profile, {"role": "assistant", "content": _text(rng)}))
-    return [_shaped(m, profile.blocks, profile.string_arguments) for m in messages]
+    return [shaped(m, profile.blocks, profile.string_arguments) for m in messages]
 
 
 def _text(rng: random.Random) -> str:
@@ -118,7 +119,10 @@ def _text(rng: random.Random) -> str:
 
 def _call(rng: random.Random) -> dict[str, Any]:
     arguments = {"a": rng.randint(0, 9), "b": rng.choice(WORDS)}
-    return {"type": "function", "function": {"name": rng.choice(TOOL_NAMES), "arguments": arguments}}
+    return {
+        "type": "function",
+        "function": {"name": rng.choice(TOOL_NAMES), "arguments": arguments},
+    }
 
 
 def _reasoned(rng: random.Random, profile: Profile, message: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +131,7 @@ def _reasoned(rng: random.Random, profile: Profile, message: dict[str, Any]) -> 
     return message
 
 
-def _shaped(message: dict[str, Any], blocks: bool, string_arguments: bool) -> dict[str, Any]:
+def shaped(message: dict[str, Any], blocks: bool, string_arguments: bool) -> dict[str, Any]:
     """The message with its content as text blocks and its tool arguments as JSON text, as
     asked."""
     if blocks:
@@ -136,7 +140,13 @@ def _shaped(message: dict[str, Any], blocks: bool, string_arguments: bool) -> di
         message = {
             **message,
             "tool_calls": [
-                {**c, "function": {**c["function"], "arguments": json.dumps(c["function"]["arguments"])}}
+                {
+                    **c,
+                    "function": {
+                        **c["function"],
+                        "arguments": json.dumps(c["function"]["arguments"]),
+                    },
+                }
                 for c in message["tool_calls"]
             ],
         }

@@ -10,11 +10,11 @@ import random
 from itertools import groupby
 
 import pytest
-from conversations import _shaped, conversation, profile_of, tokenizer_for
 from transformers.utils.chat_template_utils import render_jinja_template
 from trl import chat_template_utils
 
 import lmloss
+from conversations import conversation, profile_of, shaped, tokenizer_for
 from lmloss.chat import (
     PROBES,
     NotPrefixPreservingError,
@@ -171,11 +171,15 @@ def test_mask_equals_the_training_templates(name, tokenizers, table):
         if ours.input_ids != theirs["input_ids"]:
             continue
         compared += 1
-        differences |= _differences(tokenizer, ours.input_ids, ours.assistant_masks, theirs["assistant_masks"])
+        differences |= _differences(
+            tokenizer, ours.input_ids, ours.assistant_masks, theirs["assistant_masks"]
+        )
     if name in NEVER_COMPARABLE:
         assert compared == 0, f"{name}: {compared} conversations now render the same"
         return
-    assert compared == CONVERSATIONS, f"{name}: only {compared} of {seed + 1} comparable ({raised} raised)"
+    assert compared == CONVERSATIONS, (
+        f"{name}: only {compared} of {seed + 1} comparable ({raised} raised)"
+    )
     assert differences == EXPECTED_DIFFERENCES.get(name, set()), name
 
 
@@ -190,14 +194,215 @@ def _differences(tokenizer, ids, ours, theirs) -> set[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("kind", sorted(PROBES))
-def test_every_template_that_is_not_prefix_preserving_is_caught_at_its_turn(kind, table, tokenizers):
+def test_every_template_that_is_not_prefix_preserving_is_caught_at_its_turn(
+    kind, table, tokenizers
+):
     failing = [name for name, row in table.items() if getattr(row, kind) is False]
     assert failing, kind
     for name in failing:
         template = (DIR / f"{name}.jinja").read_text(encoding="utf-8")
         tokenizer = _tokenizer(tokenizers, name)
         profile = profile_of(tokenizer, template)
-        messages = [_shaped(m, profile.blocks, profile.string_arguments) for m in PROBES[kind]]
-        with pytest.raises(NotPrefixPreservingError, match=r"messages\[1\] \(assistant\)") as caught:
+        messages = [shaped(m, profile.blocks, profile.string_arguments) for m in PROBES[kind]]
+        with pytest.raises(
+            NotPrefixPreservingError, match=r"messages\[1\] \(assistant\)"
+        ) as caught:
             assistant_mask(tokenizer, messages, chat_template=template, method="prefix")
         assert caught.value.index == 1, name
+
+
+def _template(name: str) -> str:
+    return (DIR / f"{name}.jinja").read_text(encoding="utf-8")
+
+
+CHAT = [
+    {"role": "system", "content": "be brief"},
+    {"role": "user", "content": "add two and three"},
+    {"role": "assistant", "content": "it is five"},
+    {"role": "user", "content": "thanks"},
+    {"role": "assistant", "content": "sure"},
+]
+
+
+def test_the_generation_method_returns_transformers_mask(tokenizers):
+    tokenizer, training = _tokenizer(tokenizers, "qwen2_5"), _template("qwen2_5_training")
+    ours = assistant_mask(tokenizer, CHAT, chat_template=training)
+    theirs = tokenizer.apply_chat_template(
+        CHAT, chat_template=training, return_dict=True, return_assistant_tokens_mask=True
+    )
+    assert ours.method == "generation"
+    assert (ours.input_ids, ours.assistant_masks) == (
+        theirs["input_ids"],
+        theirs["assistant_masks"],
+    )
+
+
+def test_prefix_input_ids_are_apply_chat_templates(tokenizers):
+    tokenizer, original = _tokenizer(tokenizers, "qwen2_5"), _template("qwen2_5")
+    ours = assistant_mask(tokenizer, CHAT, chat_template=original)
+    assert ours.method == "prefix"
+    assert ours.input_ids == tokenizer.apply_chat_template(
+        CHAT, chat_template=original, return_dict=False
+    )
+
+
+def test_tokens_overlapping_a_span_are_marked_as_transformers_marks_them(tokenizers):
+    """_overlapping on transformers' own character spans gives transformers' mask, on
+    conversations where byte-level tokens straddle the span edges ("\\n\\n" after <think>)."""
+    tokenizer, training = _tokenizer(tokenizers, "qwen3_8"), _template("qwen3_8_training")
+    profile = profile_of(tokenizer, _template("qwen3_8"))
+    for seed in range(20):
+        messages = conversation(random.Random(seed), profile)
+        (text,), (spans,) = render_jinja_template(
+            [messages],
+            chat_template=training,
+            return_assistant_tokens_mask=True,
+            **tokenizer.special_tokens_map,
+        )
+        offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)[
+            "offset_mapping"
+        ]
+        theirs = tokenizer.apply_chat_template(
+            messages, chat_template=training, return_dict=True, return_assistant_tokens_mask=True
+        )
+        assert _overlapping(offsets, spans) == theirs["assistant_masks"], seed
+
+
+def test_transformers_reads_thinking_and_reasoning_as_reasoning_content(tokenizers):
+    tokenizer, template = _tokenizer(tokenizers, "qwen3"), _template("qwen3")
+    chat = CHAT[:2] + [{"role": "assistant", "content": "five"}]
+
+    def rendered(field):
+        return tokenizer.apply_chat_template(
+            chat[:2] + [{**chat[2], field: "two plus three"}],
+            chat_template=template,
+            tokenize=False,
+        )
+
+    assert "two plus three" in rendered("reasoning_content")
+    assert rendered("thinking") == rendered("reasoning") == rendered("reasoning_content")
+
+
+def test_the_marker_pattern_is_trls():
+    for path in sorted(DIR.glob("*.jinja")):
+        text = path.read_text(encoding="utf-8")
+        ours = lmloss.chat._GENERATION_MARKER.search(text) is not None
+        assert ours == chat_template_utils.has_generation_markers(text), path.name
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_the_training_version_is_the_one_trl_swaps_in(name, tokenizers):
+    tokenizer = _tokenizer(tokenizers, name)
+    tokenizer.chat_template = _template(name)
+    try:
+        assert chat_template_utils.get_training_chat_template(tokenizer) == _template(
+            f"{name}_training"
+        )
+    finally:
+        tokenizer.chat_template = None
+
+
+def test_the_probe_forms_are_needed(tokenizers):
+    """A vision-language template renders plain content as nothing, without an error; DeepSeek-V3
+    cannot add dict arguments to its string."""
+    plain = [{"role": "user", "content": "hi"}]
+    rendered = _tokenizer(tokenizers, "smolvlm").apply_chat_template(
+        plain, chat_template=_template("smolvlm"), tokenize=False
+    )
+    assert rendered == "<|im_start|>User: <end_of_utterance>\n"
+    with pytest.raises(TypeError, match="can only concatenate str"):
+        _tokenizer(tokenizers, "deepseekv3").apply_chat_template(
+            PROBES["tool_calls"], chat_template=_template("deepseekv3"), tokenize=False
+        )
+
+
+def test_preserve_thinking_makes_qwen3_6_prefix_preserving(tokenizers):
+    tokenizer, template = _tokenizer(tokenizers, "qwen3_6"), _template("qwen3_6")
+    with pytest.raises(NotPrefixPreservingError):
+        assistant_mask(tokenizer, PROBES["reasoning"], chat_template=template)
+    kept = assistant_mask(
+        tokenizer,
+        PROBES["reasoning"],
+        chat_template=template,
+        chat_template_kwargs={"preserve_thinking": True},
+    )
+    marked = tokenizer.decode(
+        [t for t, m in zip(kept.input_ids, kept.assistant_masks, strict=True) if m]
+    )
+    assert "zqr1" in marked and "zqr2" in marked
+
+
+def test_turns_last_marks_the_last_answer_only(tokenizers):
+    tokenizer = _tokenizer(tokenizers, "qwen3_instruct_2507")
+    original, training = _template("qwen3_instruct_2507"), _template("qwen3_instruct_2507_training")
+    by_prefix = assistant_mask(tokenizer, CHAT, chat_template=original, turns="last")
+    by_markers = assistant_mask(tokenizer, CHAT, chat_template=training, turns="last")
+    assert by_prefix.input_ids == by_markers.input_ids
+    assert by_prefix.assistant_masks == by_markers.assistant_masks
+    marked = [t for t, m in zip(by_prefix.input_ids, by_prefix.assistant_masks, strict=True) if m]
+    assert tokenizer.decode(marked) == "sure<|im_end|>\n"
+    # qwen3 drops the think block of earlier turns: every turn raises, the last one alone does not
+    qwen3 = _tokenizer(tokenizers, "qwen3")
+    with pytest.raises(NotPrefixPreservingError, match=r"messages\[2\]"):
+        assistant_mask(qwen3, CHAT, chat_template=_template("qwen3"))
+    assert any(
+        assistant_mask(qwen3, CHAT, chat_template=_template("qwen3"), turns="last").assistant_masks
+    )
+
+
+def test_generation_needs_markers_that_mark_something(tokenizers):
+    tokenizer = _tokenizer(tokenizers, "qwen2_5")
+    with pytest.raises(ValueError, match="needs a chat template with"):
+        assistant_mask(tokenizer, CHAT, chat_template=_template("qwen2_5"), method="generation")
+    unmarked = (
+        "{% for m in messages %}{{ m.content }}{% endfor %}{% generation %}{% endgeneration %}"
+    )
+    with pytest.raises(ValueError, match="marked no token"):
+        assistant_mask(tokenizer, CHAT, chat_template=unmarked)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"tokenizer": "qwen"}, TypeError, "tokenizer must be a fast transformers tokenizer"),
+        ({"messages": "hi"}, TypeError, "messages must be a sequence of mappings"),
+        ({"messages": []}, ValueError, "messages must hold at least one message"),
+        (
+            {"messages": [{"content": "hi"}]},
+            TypeError,
+            r"messages\[0\] must be a mapping with a str 'role'",
+        ),
+        ({"messages": CHAT[:2]}, ValueError, "at least one assistant message"),
+        ({"messages": CHAT[2:3]}, ValueError, r"messages\[0\] is an assistant message"),
+        (
+            {"method": "markers"},
+            ValueError,
+            "method must be one of 'auto', 'generation', 'prefix'; got 'markers'",
+        ),
+        ({"turns": "first"}, ValueError, "turns must be one of 'all', 'last'; got 'first'"),
+        ({"chat_template": 3}, TypeError, "chat_template must be a str or None, got int"),
+        ({"tools": "add"}, TypeError, "tools must be a sequence of tool schemas or None, got str"),
+        ({"chat_template_kwargs": ["x"]}, TypeError, "chat_template_kwargs must be a mapping"),
+        ({"chat_template_kwargs": {"tools": []}}, ValueError, r"must not hold .*got \['tools'\]"),
+    ],
+)
+def test_arguments_are_checked(kwargs, error, match, tokenizers):
+    arguments = {
+        "tokenizer": _tokenizer(tokenizers, "qwen2_5"),
+        "messages": CHAT,
+        "chat_template": _template("qwen2_5"),
+        **kwargs,
+    }
+    with pytest.raises(error, match=match):
+        assistant_mask(arguments.pop("tokenizer"), arguments.pop("messages"), **arguments)
+
+
+def test_template_behaviours_checks_its_directory(tmp_path):
+    with pytest.raises(TypeError, match="directory must be a str or Path, got int"):
+        template_behaviours(3)
+    with pytest.raises(ValueError, match="directory must hold chat templates"):
+        template_behaviours(tmp_path)
+
+
+def test_the_public_name_is_in_sft():
+    assert lmloss.sft.assistant_mask is assistant_mask
