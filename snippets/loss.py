@@ -280,7 +280,7 @@ pre_shifted = shift_labels(tiny_labels)  # shifted by the collator
 with torch.no_grad():
     alone = model(input_ids=ids, shift_labels=pre_shifted)
     both = model(input_ids=ids, labels=ids, shift_labels=pre_shifted)
-print("shift_labels only     :", alone.loss)
+print(f"shift_labels only     : {alone.loss}")
 print(f"labels + shift_labels: {both.loss.item():.8f}")
 # --8<-- [end:model_shift_labels]
 

@@ -99,15 +99,17 @@ _SIDE = {"left": "left", "right": "right", "左": "left", "右": "right"}
 # (pattern, what it states): each names its values and its side.
 _SIDE_RULES = [
     rf"(?P<values>{_VALUES}) (?:(?:is|are) \w+ )?(?:on|to) the (?P<side>left|right)",
-    rf"(?P<side>[左右])边\s*(?P<values>{_VALUES})",
-    rf"(?P<values>{_VALUES})\s*\w{{0,2}}?到(?P<side>[左右])边",
+    rf"(?P<side>[左右])[边侧]\s*(?P<values>{_VALUES})",
+    rf"(?P<values>{_VALUES})\s*\w{{0,2}}?到(?P<side>[左右])[边侧]",
     r"(?P<values>zeros|-?\d+) on (?P<side>both) sides",
     r"(?P<side>两)边补\s*(?P<values>-?\d+)",
 ]
 _CROPPED = [rf"(?P<values>{_VALUES}) (?:is|are) cropped", rf"(?P<values>{_VALUES})\s*被裁掉"]
 _IGNORED_LAST = [r"the last position is ignored", r"最后一个位置被忽略"]
 _BEFORE_AND_AFTER_SHIFT = [r"labels before and after the shift", r"移位前后的标签"]
-_DIRECTION_WORD = re.compile(r"\b(?:left|right|first|last|before|after)\b|[左右]边|最后|之前|之后")
+_DIRECTION_WORD = re.compile(
+    r"\b(?:left|right|first|last|before|after)\b|[左右][边侧]|最后|之前|之后"
+)
 
 
 def _values(text: str) -> list[int]:

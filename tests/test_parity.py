@@ -90,16 +90,43 @@ def test_the_glossary_lists_avoided_translations():
     assert _avoided_terms().get("补齐") == "填充"
 
 
-CHINESE_PAGES = [
+SNIPPETS_ZH = DOCS.parent / "snippets" / "zh"
+# Pages and the Chinese comments and labels of their snippets (snippets/zh/*.toml).
+CHINESE_TEXTS = [
     p for p in sorted(ZH.rglob("*.md")) + sorted(ZH.rglob("*.ipynb")) if p.name != "glossary.md"
-]
+] + sorted(SNIPPETS_ZH.glob("*.toml"))
+
+# Avoided terms a file still uses while another change rewrites it, each with the rewrite due.
+# An entry the file no longer needs fails too, so that it is removed with the rewrite.
+NOT_YET_REWRITTEN: dict[str, set[str]] = {
+    "api.md": {"一对数", "词元编号", "小批次"},  # 哪个数对 / 每个数对, 词元 id, 微批次
+    "memory.md": {"上转"},  # 升为 float32
+    "memory.toml": {"上转"},  # "升为 float32"
+    "pad-basics.md": {"左边", "右边"},  # 左侧, 右侧
+    "pad_basics.toml": {"左边", "右边", "词元编号"},  # 左侧, 右侧, 词元 id
+    "notebooks/pad-basics.ipynb": {"一对数"},  # 第一个数对, 下一个数对
+}
 
 
-@pytest.mark.parametrize("page", CHINESE_PAGES, ids=lambda p: str(p.relative_to(ZH)))
-def test_chinese_pages_use_the_glossary_terms(page):
-    text = _text(page)
+def _name(path: Path) -> str:
+    return str(path.relative_to(ZH)) if path.is_relative_to(ZH) else path.name
+
+
+@pytest.mark.parametrize("path", CHINESE_TEXTS, ids=_name)
+def test_chinese_pages_use_the_glossary_terms(path):
+    text = _text(path)
     used = {term: preferred for term, preferred in _avoided_terms().items() if term in text}
-    assert not used, f"{page.name} uses {used} (avoided → glossary term)"
+    allowed = NOT_YET_REWRITTEN.get(_name(path), set())
+    assert set(used) >= allowed, (
+        f"{_name(path)}: remove {allowed - set(used)} from NOT_YET_REWRITTEN"
+    )
+    used = {term: preferred for term, preferred in used.items() if term not in allowed}
+    assert not used, f"{_name(path)} uses {used} (avoided → glossary term)"
+
+
+def test_the_glossary_check_reads_the_snippets_chinese():
+    assert SNIPPETS_ZH / "sft.toml" in CHINESE_TEXTS
+    assert "上转" in _avoided_terms() and "小批次" in _avoided_terms()
 
 
 def _glossary_terms(root: Path) -> list[tuple[str, str]]:
