@@ -7,7 +7,9 @@ torch run here. The label explorer is compared with ``lmloss.sft`` and TRL's ``p
 
 from __future__ import annotations
 
+import ast
 import gzip
+import itertools
 import json
 import math
 import random
@@ -24,6 +26,15 @@ from lmloss import explain_pad
 from lmloss.diagrams import pad_svg
 from lmloss.sft import collate, labels_from_mask, pack
 from test_browser import browser, server  # noqa: F401 - fixtures shared with the browser tests
+from snippet_sections import SNIPPETS
+
+# The SFT chapter's toy vocabulary, read from its snippet: the label explorer must give its
+# words the same ids
+SFT_VOCAB = next(
+    ast.literal_eval(node.value)
+    for node in ast.parse((SNIPPETS / "sft.py").read_text(encoding="utf-8")).body
+    if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "VOCAB"
+)
 
 MODES = ("constant", "reflect", "replicate", "circular")
 LANGS = {"zh": "/explore/", "en": "/en/explore/"}
@@ -315,7 +326,9 @@ def _chat(rng: random.Random) -> str:
 def _expected_rows(chat: str, options: dict) -> tuple[list[dict], str]:
     """The batch from lmloss.sft (and TRL's pad for left padding or a fixed length), and the
     vocabulary as the page lists it."""
-    vocab = {"<pad>": 0, "<eos>": 1}
+    known = {"<pad>": 0, **SFT_VOCAB}
+    vocab = {"<pad>": 0, "<eos>": SFT_VOCAB["<eos>"]}
+    new_ids = itertools.count(max(known.values()) + 1)
     examples = []
     for block in chat.split("\n\n"):
         tokens, mask = [], []
@@ -324,7 +337,8 @@ def _expected_rows(chat: str, options: dict) -> tuple[list[dict], str]:
             assistant = words[0] == "Assistant:"
             words += ["<eos>"] if assistant else []
             for i, word in enumerate(words):
-                vocab.setdefault(word, len(vocab))
+                if word not in vocab:
+                    vocab[word] = known[word] if word in known else next(new_ids)
                 tokens.append(word)
                 mask.append("assistant" if assistant and i else "header" if assistant else "user")
         if options["train"] == "all":
@@ -351,13 +365,16 @@ def _expected_rows(chat: str, options: dict) -> tuple[list[dict], str]:
             "labels": trl_pad([e["labels"] for e in examples], -100, side, multiple),
         }
     labels = batch["labels"]
+    lost = torch.zeros_like(labels, dtype=torch.bool)
     if options["byid"] == "1" and options["pack"] == "0":
+        lost = (batch["input_ids"] == pad_id) & (labels != -100)  # a real EOS, trained
         labels = labels.masked_fill(batch["input_ids"] == pad_id, -100)
     rows = [
-        {"ids": ids.tolist(), "labels": row.tolist()}
-        for ids, row in zip(batch["input_ids"], labels)
+        {"ids": ids.tolist(), "labels": row.tolist(), "lost": gone.nonzero().flatten().tolist()}
+        for ids, row, gone in zip(batch["input_ids"], labels, lost)
     ]
-    return rows, ", ".join(f"{token} {i}" for token, i in vocab.items())
+    listed = sorted(vocab.items(), key=lambda item: item[1])
+    return rows, ", ".join(f"{token} {i}" for token, i in listed)
 
 
 READ_LABELS = """cases => cases.map(state => {
@@ -396,7 +413,14 @@ def test_label_explorer_matches_lmloss_sft_on_random_conversations(tab, server):
     seen = set()
     for case, page in zip(cases, shown):
         expected, vocab = _expected_rows(case["chat"], case)
-        got = [{"ids": r["ids"], "labels": r["labels"]} for r in page["rows"]]
+        got = [
+            {
+                "ids": r["ids"],
+                "labels": r["labels"],
+                "lost": [i for i, kind in enumerate(r["kinds"]) if kind == "lost"],
+            }
+            for r in page["rows"]
+        ]
         assert got == expected, case
         assert page["vocab"] == vocab, case
         total = 0
@@ -406,7 +430,7 @@ def test_label_explorer_matches_lmloss_sft_on_random_conversations(tab, server):
             seen.update(row["kinds"])
             total += sum(y != -100 for y in row["shifted"])
         assert page["items"] == total, case
-    assert seen == {"prompt", "response", "pad"}
+    assert seen == {"prompt", "response", "pad", "lost"}
     assert tab.problems == []
 
 

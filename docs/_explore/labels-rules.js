@@ -5,14 +5,19 @@
 
 var LabelRules = (function () {
   var IGNORE = -100;
-  var SPECIAL = { "<pad>": 0, "<eos>": 1 };
+  // The SFT chapter's toy vocabulary (VOCAB in snippets/sft.py), so that its examples get the
+  // same ids here; <pad>, which that chapter does not need, takes the free id 0, and a word it
+  // does not have takes the next id from 19 on.
+  var KNOWN = new Map([["<pad>", 0], ["<eos>", 2], ["User:", 10], ["What", 11], ["is", 12],
+    ["2+2", 13], ["?", 14], ["Assistant:", 15], ["It", 16], ["4", 17], [".", 18]]);
+  var FIRST_NEW_ID = 19;
 
   // One example per block of lines (blocks separated by a blank line); a line that starts with
   // "Assistant:" is an assistant turn, any other line a user turn. Tokens are the words between
   // spaces; each assistant turn ends with <eos>, which belongs to the response.
   function tokenize(text) {
-    // A Map keeps the order of first appearance (an object would put "4" before "<pad>").
-    var vocab = new Map(Object.keys(SPECIAL).map(function (t) { return [t, SPECIAL[t]]; }));
+    var vocab = new Map([["<pad>", KNOWN.get("<pad>")], ["<eos>", KNOWN.get("<eos>")]]);
+    var next = FIRST_NEW_ID;
     var examples = text.replace(/\r/g, "").split(/\n\s*\n/).map(function (block) {
       var tokens = [], turns = [];
       block.split("\n").forEach(function (line) {
@@ -21,7 +26,7 @@ var LabelRules = (function () {
         var assistant = words[0] === "Assistant:";
         if (assistant) words.push("<eos>");
         words.forEach(function (word, i) {
-          if (!vocab.has(word)) vocab.set(word, vocab.size);
+          if (!vocab.has(word)) vocab.set(word, KNOWN.has(word) ? KNOWN.get(word) : next++);
           // The role marker of an assistant turn is the prompt of that turn.
           turns.push(assistant ? (i === 0 ? "header" : "assistant") : "user");
           tokens.push(word);
@@ -32,7 +37,9 @@ var LabelRules = (function () {
     examples.forEach(function (example) {
       example.ids = example.tokens.map(function (token) { return vocab.get(token); });
     });
-    return { vocab: vocab, examples: examples };
+    // listed by id (a Map keeps the order its entries were set in)
+    var byId = Array.from(vocab.entries()).sort(function (a, b) { return a[1] - b[1]; });
+    return { vocab: new Map(byId), examples: examples };
   }
 
   // 1 where the token is a target: everything ("all"), the last assistant turn ("completion",
@@ -88,13 +95,15 @@ var LabelRules = (function () {
           attention_mask: join(example.ids.map(function () { return 1; }), padding(0)),
           labels: join(labels, padding(IGNORE)), // padding labels by position
         };
+        result.lostAt = [];
         if (options.maskById) {
           // The trap: labels[input_ids == pad_token_id] = -100 also hits a real EOS.
           result.labels = result.labels.map(function (y, i) {
             if (result.input_ids[i] !== padId) return y;
-            if (y !== IGNORE) lost++;
+            if (y !== IGNORE) result.lostAt.push(i);
             return IGNORE;
           });
+          lost += result.lostAt.length;
         }
         return result;
       });
@@ -103,7 +112,10 @@ var LabelRules = (function () {
     rows.forEach(function (r) {
       r.shifted = shift(r.labels);
       r.kinds = r.labels.map(function (y, i) {
-        return r.attention_mask[i] === 0 ? "pad" : y === IGNORE ? "prompt" : "response";
+        if (r.attention_mask[i] === 0) return "pad";
+        // a target the trap took away: not prompt, though its label is -100 as the prompt's
+        if (r.lostAt && r.lostAt.indexOf(i) >= 0) return "lost";
+        return y === IGNORE ? "prompt" : "response";
       });
       numItems += r.shifted.filter(function (y) { return y !== IGNORE; }).length;
     });
