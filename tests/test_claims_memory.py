@@ -403,35 +403,90 @@ def test_claim_linear_causal_lm_loss_keeps_no_weight_gradient_for_a_frozen_head(
 # --- lmloss's own function, and its recorded CPU figures -------------------------------------
 
 
+class _MatmulFlops(TorchDispatchMode):
+    """Multiply-adds of every matrix product, counted at the dispatcher (F.linear reaches it
+    as ``mm`` or ``addmm``)."""
+
+    PRODUCTS = {
+        torch.ops.aten.mm.default: (0, 1),
+        torch.ops.aten.mm.out: (0, 1),
+        torch.ops.aten.addmm.default: (1, 2),
+        torch.ops.aten.addmm_.default: (1, 2),
+        torch.ops.aten.addmm.out: (1, 2),
+    }
+
+    def __init__(self):
+        super().__init__()
+        self.multiply_adds = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in self.PRODUCTS:
+            left, right = (args[i] for i in self.PRODUCTS[func])
+            self.multiply_adds += left.shape[0] * left.shape[1] * right.shape[1]
+        return func(*args, **(kwargs or {}))
+
+
 @pytest.mark.parametrize(
-    "dtype, accum_dtype, vocabulary_pass",
+    "dtype, accum_dtype",
     [
-        (torch.bfloat16, None, True),
-        (torch.float16, None, True),
-        (torch.bfloat16, torch.float32, False),
-        (torch.float32, None, False),
+        (torch.bfloat16, None),
+        (torch.float16, None),
+        (torch.bfloat16, torch.float32),
+        (torch.float32, None),
     ],
 )
-def test_claim_linear_causal_lm_loss_passes_twice_over_half_precision_only_by_default(
-    dtype, accum_dtype, vocabulary_pass, monkeypatch
+def test_claim_linear_causal_lm_loss_does_the_standard_paths_three_lm_head_products(
+    dtype, accum_dtype
 ):
-    """The page: two passes in bf16 and fp16 (the second over chunks of the vocabulary, which
-    writes the weight's gradient), one with ``accum_dtype=torch.float32`` or in float32. Which
-    buffers each keeps is tests/test_linear_loss.py's
-    test_bf16_full_size_tensors_are_the_gradients_and_their_buffers_only."""
+    """Forward and backward together: three products of the lm_head's size (N x H x V
+    multiply-adds each), as the standard path, whatever the dtype and accum_dtype."""
+    tokens, width, vocab = 600, 8, 50
+    hidden = torch.randn(1, tokens, width, dtype=dtype, requires_grad=True)
+    weight = torch.randn(vocab, width, dtype=dtype, requires_grad=True)
+    labels = torch.randint(0, vocab, (1, tokens))
+    with _MatmulFlops() as ours:
+        lmloss.linear_causal_lm_loss(hidden, weight, labels, accum_dtype=accum_dtype).backward()
+    with _MatmulFlops() as standard:
+        ForCausalLMLoss(F.linear(hidden, weight), labels, vocab).backward()
+    assert ours.multiply_adds == standard.multiply_adds == 3 * tokens * width * vocab
+    assert_page_says(
+        "memory.md",
+        "chunking",
+        en="Nothing is computed twice: three `lm_head`-sized matmuls, as in the standard path.",
+        zh="没有哪一步要算两遍：和标准路径一样做三次 `lm_head` 大小的矩阵乘法。",
+    )
+
+
+@pytest.mark.parametrize(
+    "tokens, width, chunks",
+    [
+        (8192, 2048, 8),  # the recorded CPU case: chunks of H/2 = 1024 tokens
+        (2100, 1024, 5),  # four of 512 tokens, the last of 52
+        (8192, 64, 16),  # H/2 would make 256 chunks: 16 of 512 tokens instead
+        (300, 4096, 1),  # fewer tokens than H/2: one chunk
+    ],
+)
+def test_claim_half_precision_chunks_have_at_least_h_over_2_tokens_and_are_at_most_16(
+    tokens, width, chunks, monkeypatch
+):
+    """Counted without running the products: the chunk function is replaced by a counter."""
     from lmloss import linear_loss
 
     calls = []
-    chunk = linear_loss._vocabulary_chunk
-    monkeypatch.setattr(linear_loss, "_vocabulary_chunk", lambda *a: calls.append(chunk(*a)))
-    hidden = torch.randn(1, 64, 8, dtype=dtype, requires_grad=True)
-    weight = torch.randn(50, 8, dtype=dtype, requires_grad=True)
-    labels = torch.randint(0, 50, (1, 64))
-    lmloss.linear_causal_lm_loss(hidden, weight, labels, accum_dtype=accum_dtype).backward()
-    assert bool(calls) == vocabulary_pass
-    _pages_say(
-        "In bf16 and fp16 it makes two passes by default",
-        "bf16 和 fp16 下它默认走两遍",
+    monkeypatch.setattr(
+        linear_loss, "_half_chunk", lambda chunk, *rest: calls.append(len(chunk)) or chunk.sum()
+    )
+    hidden = torch.zeros(1, tokens, width, dtype=torch.bfloat16)
+    weight = torch.zeros(3, width, dtype=torch.bfloat16)
+    with torch.no_grad():
+        lmloss.linear_causal_lm_loss(hidden, weight, torch.zeros(1, tokens, dtype=torch.long))
+    assert len(calls) == chunks
+    assert min(calls[:-1] or calls) >= min(tokens, width // 2)
+    assert_page_says(
+        "memory.md",
+        "chunking",
+        en="at least H/2 tokens each (the last may have fewer), and never more than 16 chunks.",
+        zh="每块至少 H/2 个词元（最后一块可以少一些），而且最多分 16 块。",
     )
 
 
@@ -446,21 +501,26 @@ _CPU_METHODS = {
 def cpu_bf16_excerpt(recorded: str) -> str:
     """What the page shows of the recorded CPU benchmark: its header (up to the first blank
     line), and the bf16 case's memory and weight gradient error for the standard path and
-    lmloss's two options, in a narrow table. The times are left out: see the header."""
+    lmloss's two options, and their times as multiples of the standard path's (the header
+    says why only those ratios are shown)."""
     header = recorded.split("\n\n")[0]
     case = re.search(
         r"^CPU bfloat16, (N=\d+, H=\d+, V=\d+): .*gradients (\d+) MiB;", recorded, re.M
     )
     lines = [header, "", f"bf16, {case[1]}; the gradients: {case[2]} MiB", ""]
-    lines.append(f"{'':26}{'extra peak RSS':>16}{'live tensors':>14}{'weight grad error':>19}")
+    lines.append(
+        f"{'':26}{'extra peak RSS':>16}{'live tensors':>14}{'weight grad error':>19}{'time':>7}"
+    )
     for method, label in _CPU_METHODS.items():
         row = re.search(
-            rf"^\s*{re.escape(method)}: .*extra peak RSS\s+(\d+) MiB .*live tensors\s+(\d+) MiB,"
-            r" weight grad error (\S+),",
+            rf"^\s*{re.escape(method)}: .*\((\d+\.\d+x)\), extra peak RSS\s+(\d+) MiB .*"
+            r"live tensors\s+(\d+) MiB, weight grad error (\S+),",
             recorded[case.end() :],
             re.M,
         )
-        lines.append(f"{label:26}{row[1] + ' MiB':>16}{row[2] + ' MiB':>14}{row[3]:>19}")
+        lines.append(
+            f"{label:26}{row[2] + ' MiB':>16}{row[3] + ' MiB':>14}{row[4]:>19}{row[1]:>7}"
+        )
     return "\n".join(lines) + "\n"
 
 

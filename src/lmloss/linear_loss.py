@@ -1,17 +1,22 @@
 """The causal-LM loss from the hidden states and the lm_head, without the (N, V) logits.
 
 [`linear_causal_lm_loss`][lmloss.linear_causal_lm_loss] returns the value of transformers'
-``ForCausalLMLoss`` on the logits ``hidden @ weight.T (+ bias)`` but computes them a chunk at
-a time, so the full logits never exist. ``_ChunkedHead`` does the work in every dtype: in
-bfloat16 and float16 it keeps transformers' arithmetic in forward (half-precision logits upcast
-to float32; float16 under a loss scale loses small gradient entries the standard path keeps), in float32 and float64 it computes in the input's dtype (float32 input under
-autocast in autocast's dtype, as ``F.linear`` does). Under ``torch.no_grad()`` it computes the loss alone. It computes the gradients
-inside forward, one chunk at a time, into a single buffer per input that needs one, and
-backward scales them in place (and casts a float32 buffer of half-precision input to that
-dtype, into a new tensor). For half-precision input the weight's gradient is not
-summed over chunks of tokens in half precision, which would round it once per chunk: by
-default a second pass over chunks of the vocabulary writes each of its rows with one
-product, and ``accum_dtype=torch.float32`` sums it in a float32 buffer instead.
+``ForCausalLMLoss`` on the logits ``hidden @ weight.T (+ bias)`` but computes them a chunk of
+tokens at a time, so the full logits never exist. ``_ChunkedHead`` does the work in every
+dtype: in bfloat16 and float16 it keeps transformers' arithmetic (half-precision logits upcast
+to float32, their gradient rounded back to half precision; float16 under a loss scale loses
+small gradient entries the standard path keeps), in float32 and float64 it computes in the
+input's dtype (float32 input under autocast in autocast's dtype, as ``F.linear`` does). Under
+``torch.no_grad()`` it computes the loss alone. It computes the gradients inside forward, one
+chunk at a time, into a single buffer per input that needs one, and backward scales them in
+place (and casts a float32 buffer of half-precision input to that dtype, into a new tensor).
+Each chunk takes three products with the lm_head (its logits, its rows of ``hidden``'s
+gradient, its part of ``weight``'s), as the standard path does for all tokens at once.
+
+For half-precision input the weight's gradient is summed over the chunks in a half-precision
+buffer by default, which rounds every entry once per chunk; so the chunks are few (at most
+``MAX_HALF_CHUNKS``) and large, each keeping its logits in half precision.
+``accum_dtype=torch.float32`` sums it in a float32 buffer instead, from float32 products.
 
 torch's own ``F.linear_cross_entropy(..., options=LinearCrossEntropyOptions())`` also chunks
 and computes the gradients in forward, but returns a bf16 loss for bf16 input where
@@ -31,9 +36,14 @@ __all__ = ["linear_causal_lm_loss"]
 _HALF = (torch.bfloat16, torch.float16)
 
 MIN_CHUNK_ROWS = 256
-"""Fewest tokens per chunk, and words per chunk of the vocabulary. A chunk's tokens are the
-inner dimension of the product that adds it to a float32 or float64 weight gradient, which
-runs at memory speed over the whole ``(V, H)`` buffer when it is much smaller."""
+"""Fewest tokens per chunk (or all of them). A chunk's tokens are the inner dimension of the
+product that adds its part to the weight's gradient, which runs at memory speed over the
+whole ``(V, H)`` buffer when that dimension is much smaller than ``H``."""
+
+MAX_HALF_CHUNKS = 16
+"""Most chunks of tokens in bfloat16 and float16. Each adds its part of the weight's gradient
+to a half-precision buffer, one rounding of every entry; the error this adds grows with their
+number (``tests/test_linear_loss.py`` bounds it at this many)."""
 
 
 def linear_causal_lm_loss(
@@ -52,12 +62,13 @@ def linear_causal_lm_loss(
     The labels are shifted as in [`lmloss.causal_lm_loss`][lmloss.causal_lm_loss], positions
     whose shifted label
     is ``ignore_index`` are skipped, and the sum of the others' negative log-probabilities is
-    divided by their number, or by ``num_items_in_batch`` if given. The logits of at most one
-    chunk are alive at a time (a chunk of tokens, or in half precision's second pass a chunk of
-    the vocabulary for all tokens, of about the same size, and at least ``MIN_CHUNK_ROWS``
-    rows), so the extra memory is about that of ``hidden`` and the gradients, not ``N × V``
-    numbers (for few tokens and a large vocabulary, the floor of ``MIN_CHUNK_ROWS`` rows can
-    make a chunk larger than ``hidden``). As with
+    divided by their number, or by ``num_items_in_batch`` if given. The logits of one chunk of
+    tokens are alive at a time, so the extra memory is about that of the gradients and one
+    chunk, not ``N × V`` numbers. A chunk has at least ``MIN_CHUNK_ROWS`` tokens (or all of
+    them). In float32 and float64 its logits take about as many bytes as ``hidden``; in
+    bfloat16 and float16 a chunk has at least ``H / 2`` tokens, so that its half-precision
+    logits take at least half the bytes of ``weight``, and more tokens when that would make
+    more than ``MAX_HALF_CHUNKS`` chunks. As with
     [`lmloss.causal_lm_loss`][lmloss.causal_lm_loss], a batch with no counted position gives
     ``0.0`` rather than ``nan``.
 
@@ -74,18 +85,19 @@ def linear_causal_lm_loss(
         num_items_in_batch: If given, divide the summed loss by it instead of by the number of
             counted positions: an int, or a tensor of one element.
         shift_labels: Labels already shifted, of shape ``(..., T)``, used as they are.
-        accum_dtype: ``None`` or ``torch.float32``: the dtype of the buffers the gradients of
-            ``weight`` and ``bias`` are computed in. ``None``: the weight's dtype. For
-            half-precision input each row of the weight's gradient is then one product over
-            all tokens, rounded once as in the standard path, which costs a second pass that
-            computes the logits again, a chunk of the vocabulary at a time. ``torch.float32``:
-            a float32 buffer of the weight's shape (twice its half-precision gradient; backward
-            casts it into a new one while it is alive, three times that gradient's bytes), summed over chunks of tokens from the float32 gradient of the logits:
-            one pass, but a float32 product per chunk. With float32 or float64 input both
-            options are the same. ``tests/test_linear_loss.py`` checks that the weight
-            gradient's error against float64 stays within 1.1x of the standard path's over 64
-            chunks with either; ``tests/benchmarks/loss_memory.py`` prints it, with memory and
-            time, for both.
+        accum_dtype: ``None`` or ``torch.float32``: the dtype of the buffer the gradient of
+            ``weight`` is summed in. ``None``: the weight's dtype. For half-precision input
+            each chunk of tokens then adds its part to a half-precision buffer, rounding every
+            entry once per chunk, so the error grows with the number of chunks.
+            ``torch.float32``: a float32 buffer of the weight's shape (twice its
+            half-precision gradient; backward casts it into a new one while it is alive,
+            three times that gradient's bytes), summed over the chunks from float32 products
+            of the logits' unrounded gradient: the standard path's error, at the cost of
+            float32 products. ``tests/test_linear_loss.py`` checks, over ``MAX_HALF_CHUNKS``
+            chunks, that the weight gradient's error against float64 stays within 2x the
+            standard path's with ``None`` and within 1.1x with ``torch.float32``;
+            ``tests/benchmarks/loss_memory.py`` prints it, with memory and time, for both.
+            With float32 or float64 input both options are the same.
 
     Returns:
         A float32 scalar tensor on the device of ``hidden``.
@@ -194,18 +206,16 @@ class _ChunkedHead(torch.autograd.Function):
     Each chunk does what transformers does for the whole batch: logits from the lm_head,
     upcast to float32 when they are half precision, log-softmax. The gradient of the logits
     (softmax minus one-hot, zero on ignored rows) goes back to the input's dtype, as autograd
-    does through ``.float()``. A chunk's logits, in the dtype they are computed in, take about
-    as many bytes as ``hidden`` (more if ``MIN_CHUNK_ROWS`` asks for more).
+    does through ``.float()``.
 
     The gradients are computed in forward into one buffer per input that needs one. A chunk
     of tokens gives whole rows of ``hidden``'s gradient (a product over the whole vocabulary)
-    but only a part of every entry of ``weight``'s, a sum over the tokens. With buffers of at
-    least float32 (float32 or float64 input, or ``accum_dtype=torch.float32``) those parts are
-    added up chunk after chunk. Half-precision buffers would round each partial sum, so for
-    them a second pass over chunks of the vocabulary recomputes those logits for all tokens,
-    softmax from the first pass's logsumexp, and writes each row of the weight's gradient with
-    one product over all tokens: rounded once, as in the standard path, at the cost of
-    computing the logits twice.
+    but only a part of every entry of ``weight``'s, a sum over the tokens, added to the
+    buffer. In float32 and float64 a chunk's logits, in the dtype they are computed in, take
+    about as many bytes as ``hidden``. In half precision each addition to a half-precision
+    buffer rounds every entry, so the chunks are fewer and larger: the chunk's logits stay in
+    half precision, the float32 work runs over blocks of their columns, and the gradient is
+    written back into the logits' memory (``_half_chunk``).
 
     ``scale`` (1 over the divisor of the mean) is known in forward, so the gradient of the
     logits is scaled in float32 before it is rounded, as in the standard path; backward then
@@ -223,30 +233,30 @@ class _ChunkedHead(torch.autograd.Function):
         # forward always runs with grad mode off: whether the caller wants gradients is read
         # from the flag apply() was called under
         need_hidden, need_weight, need_bias = (need and grads for need in ctx.needs_input_grad[:3])
-        compute = torch.float32 if hidden.dtype in _HALF else hidden.dtype
+        half = hidden.dtype in _HALF
+        compute = torch.float32 if half else hidden.dtype
         kept = torch.promote_types(hidden.dtype, accum_dtype or hidden.dtype)  # buffers' dtype
-        by_vocabulary = kept in _HALF and (need_weight or need_bias)
-        numbers = hidden.numel() * hidden.element_size() // compute.itemsize
 
         def buffer(like, dtype):
             return torch.zeros(like.shape, dtype=dtype, device=like.device)
 
         grad_hidden = torch.empty_like(hidden) if need_hidden else None
         grad_weight = buffer(weight, kept) if need_weight else None
-        grad_bias = buffer(bias, kept) if need_bias else None
-        logsumexp = (
-            torch.empty(hidden.shape[0], dtype=compute, device=hidden.device)
-            if by_vocabulary
-            else None
-        )
+        # the bias's gradient is V numbers: summed in float32 at least, whatever accum_dtype
+        grad_bias = buffer(bias, compute) if need_bias else None
         total = torch.zeros((), dtype=compute, device=hidden.device)
         scale = scale.to(compute)
-        tokens, vocab = hidden.shape[0], weight.shape[0]
-        step = _chunk_size(tokens, vocab, numbers)
+        tokens, (vocab, width) = hidden.shape[0], weight.shape
+        if half:  # few, large chunks: the weight's gradient is rounded once per chunk
+            rows = max(-(-width // 2), -(-tokens // MAX_HALF_CHUNKS), MIN_CHUNK_ROWS)
+            step, chunk = min(tokens, rows), _half_chunk
+        else:
+            numbers = hidden.numel() * hidden.element_size() // compute.itemsize
+            step, chunk = _chunk_size(tokens, vocab, numbers), _token_chunk
         for start in range(0, tokens, step):
             rows = slice(start, start + step)
             # a function call per chunk: its logits are freed before the next chunk's exist
-            total += _token_chunk(
+            total += chunk(
                 hidden[rows],
                 weight,
                 bias,
@@ -254,24 +264,9 @@ class _ChunkedHead(torch.autograd.Function):
                 ignore_index,
                 scale,
                 None if grad_hidden is None else grad_hidden[rows],
-                None if by_vocabulary else grad_weight,
-                None if by_vocabulary else grad_bias,
-                None if logsumexp is None else logsumexp[rows],
+                grad_weight,
+                grad_bias,
             )
-        if by_vocabulary:
-            step = _chunk_size(vocab, tokens, numbers)
-            for start in range(0, vocab, step):
-                columns = slice(start, start + step)
-                _vocabulary_chunk(
-                    hidden,
-                    weight[columns],
-                    None if bias is None else bias[columns],
-                    targets - start,
-                    (targets != ignore_index) * scale,
-                    logsumexp,
-                    None if grad_weight is None else grad_weight[columns],
-                    None if grad_bias is None else grad_bias[columns],
-                )
         ctx.grads = grad_hidden, grad_weight, grad_bias
         ctx.dtype = hidden.dtype
         return (total * scale).float()
@@ -303,9 +298,8 @@ def _token_chunk(
     grad_hidden: torch.Tensor | None,
     grad_weight: torch.Tensor | None,
     grad_bias: torch.Tensor | None,
-    logsumexp: torch.Tensor | None,
 ) -> torch.Tensor:
-    """One chunk of tokens' summed loss; writes its rows of ``grad_hidden`` and ``logsumexp``,
+    """One chunk of float32 or float64 tokens' summed loss; writes its rows of ``grad_hidden``,
     adds its parts of ``grad_weight`` and ``grad_bias``."""
     counted = target != ignore_index
     target = target.masked_fill(~counted, 0)  # any index; those rows count 0
@@ -317,8 +311,6 @@ def _token_chunk(
     top = logits.amax(1, keepdim=True)
     exp = logits.sub_(top).exp_()
     norm = exp.sum(1)
-    if logsumexp is not None:
-        torch.add(top.squeeze(1), norm.log(), out=logsumexp)
     loss = ((top.squeeze(1) + norm.log() - picked) * counted).sum()
     if grad_hidden is None and grad_weight is None and grad_bias is None:
         return loss
@@ -334,27 +326,68 @@ def _token_chunk(
     return loss
 
 
-def _vocabulary_chunk(
-    hidden: torch.Tensor,
+def _half_chunk(
+    chunk: torch.Tensor,
     weight: torch.Tensor,
     bias: torch.Tensor | None,
     target: torch.Tensor,
-    row_scale: torch.Tensor,
-    logsumexp: torch.Tensor,
+    ignore_index: int,
+    scale: torch.Tensor,
+    grad_hidden: torch.Tensor | None,
     grad_weight: torch.Tensor | None,
     grad_bias: torch.Tensor | None,
-) -> None:
-    """Write the rows of ``grad_weight`` and ``grad_bias`` of one chunk of the vocabulary.
+) -> torch.Tensor:
+    """One chunk of bf16 or fp16 tokens' summed loss, computed as transformers computes it.
 
-    ``target`` counts from the chunk's first word; ``row_scale`` is per token, 0 where it is
-    not counted; ``logsumexp`` is per token, over the whole vocabulary.
+    The chunk's logits stay in the input's dtype, one ``(n, V)`` tensor; the float32 work
+    (the upcast, the softmax, its gradient) runs over blocks of their columns, and each block's
+    gradient is rounded back into the logits' own memory, as autograd rounds the gradient of
+    ``.float()``. That tensor then gives the chunk's rows of ``grad_hidden`` with one product
+    and its part of ``grad_weight`` with another, added to the buffer.
     """
-    logits = F.linear(hidden, weight, bias).to(logsumexp.dtype)
-    grad = logits.sub_(logsumexp[:, None]).exp_()  # softmax, this chunk's columns
-    hit = ((row_scale != 0) & (target >= 0) & (target < weight.shape[0])).nonzero().squeeze(1)
-    grad.index_put_((hit, target[hit]), torch.tensor(-1.0, dtype=grad.dtype), accumulate=True)
-    grad.mul_(row_scale[:, None])
+    counted = target != ignore_index
+    target = target.masked_fill(~counted, 0)  # any index; those rows count 0
+    logits = F.linear(chunk, weight, bias)
+    compute = scale.dtype
+    picked = logits.gather(1, target[:, None]).squeeze(1).to(compute)
+    top = logits.amax(1).to(compute)  # a maximum is exact in any dtype
+    blocks = _column_blocks(logits)
+    norm = torch.zeros_like(top)
+    for columns in blocks:
+        norm += logits[:, columns].to(compute).sub_(top[:, None]).exp_().sum(1)
+    logsumexp = top + norm.log()
+    loss = ((logsumexp - picked) * counted).sum()
+    if grad_hidden is None and grad_weight is None and grad_bias is None:
+        return loss
+    row_scale = (counted * scale)[:, None]
+    # a float32 buffer gets float32 products of the unrounded gradient, as in float32 input
+    wide = chunk.to(compute) if grad_weight is not None and grad_weight.dtype == compute else None
+    for columns in blocks:
+        grad = logits[:, columns].to(compute).sub_(logsumexp[:, None]).exp_()  # softmax
+        inside = counted & (target >= columns.start) & (target < columns.stop)
+        rows = inside.nonzero().squeeze(1)
+        grad[rows, target[rows] - columns.start] -= 1
+        grad.mul_(row_scale)
+        if wide is not None:
+            grad_weight[columns].addmm_(grad.T, wide)
+        logits[:, columns] = grad  # rounded to the input's dtype, in place
+    grad = logits
     if grad_bias is not None:
-        grad_bias.copy_(grad.sum(0))
-    if grad_weight is not None:
-        torch.mm(grad.to(hidden.dtype).T, hidden, out=grad_weight)
+        grad_bias += grad.sum(0, dtype=grad_bias.dtype)
+    if grad_weight is not None and wide is None:
+        grad_weight.addmm_(grad.T, chunk)  # rounded once per chunk
+    if grad_hidden is not None:
+        torch.mm(grad, weight, out=grad_hidden)
+    return loss
+
+
+FLOAT_BLOCK = 1 << 21
+"""Numbers in one float32 block of a half-precision chunk's logits (8 MiB): small next to the
+chunk, large enough that the per-block work is not dominated by its overhead."""
+
+
+def _column_blocks(logits: torch.Tensor) -> list[slice]:
+    """Slices of the columns of ``logits`` of about ``FLOAT_BLOCK`` numbers each."""
+    rows, columns = logits.shape
+    width = max(1, FLOAT_BLOCK // max(rows, 1))
+    return [slice(start, min(start + width, columns)) for start in range(0, columns, width)]
