@@ -7,6 +7,7 @@ the code is the same, and where the Chinese version prints something else, that 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
 import unicodedata
 from pathlib import Path
@@ -179,3 +180,23 @@ def test_the_translation_check_rejects_english_mapped_to_english():
         "'the vocabulary size' = 'the vocabulary size'"
     ]
     assert not_chinese({"mean: ": "平均值: ", "}: {modes}": "}：{modes}"}) == []
+
+
+def _verify_history():
+    path = SNIPPETS.parent / "tests" / "history" / "verify_history.py"
+    spec = importlib.util.spec_from_file_location("verify_history", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_chinese_history_table_has_the_english_tables_rows():
+    """The zh page's table is the recorded one with Chinese labels (make verify-history writes
+    both; this keeps them in step offline)."""
+    history = _verify_history()
+    english = history.TABLE.read_text(encoding="utf-8")
+    rows = history.recorded_cells(english)
+    assert history.render(rows, "en") == english
+    chinese = history.TABLES["zh"].read_text(encoding="utf-8")
+    assert history.render(rows, "zh") == chinese
+    assert "yes" not in chinese and "no " not in chinese and "是" in chinese

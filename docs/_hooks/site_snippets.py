@@ -2,8 +2,10 @@
 
 A page includes code the same way in both languages (``--8<-- "loss.py:next_token"``); on a
 page in another language than English this hook puts in the translated section first (see
-``snippet_source.py``), and points output includes at ``<section>.<lang>.txt`` where the
-translated code prints something else. English pages are left to pymdownx.snippets.
+``snippet_source.py``), and points a text include (an output, the loss page's history table)
+at ``<name>.<lang>.txt`` where one is recorded: where the translated code prints something else,
+or where tests/history/verify_history.py writes the table with Chinese labels. English pages
+are left to pymdownx.snippets.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
 sys.path.insert(0, str(Path(__file__).parent))
-from snippet_source import OUTPUTS, SNIPPETS, read_sections  # noqa: E402
+from snippet_source import SNIPPETS, read_sections  # noqa: E402
 
 _INCLUDE = re.compile(r'^(?P<indent> *)--8<-- "(?P<file>[^":]+)(?::(?P<section>[\w-]+))?"\s*$', re.M)
 
@@ -32,9 +34,9 @@ def _include(match: re.Match[str], lang: str, read: dict[str, dict[str, str]]) -
             raise ValueError(f"{file} has no section {section!r}; it has {sorted(sections)}")
         return "".join(indent + line if line.strip() else line
                        for line in sections[section].splitlines(keepends=True)).rstrip("\n")
-    if file.startswith("output/") and file.endswith(".txt"):
+    if file.endswith(".txt"):
         translated = Path(file[: -len(".txt")] + f".{lang}.txt")
-        if (OUTPUTS.parent / translated).is_file():
+        if (SNIPPETS / translated).is_file():
             return f'{indent}--8<-- "{translated.as_posix()}"'
     return match[0]
 

@@ -3,11 +3,12 @@
 Downloads the transformers wheels named in ``RELEASES`` from the package index (once, into a
 cache outside the repository), reads ``ForCausalLMLoss`` in ``transformers/loss/loss_utils.py``
 and the code of ``transformers/trainer.py`` that counts ``num_items_in_batch``, and prints one
-row per release. The loss page shows this table exactly as recorded in ``TABLE``.
+row per release. The loss page shows this table exactly as recorded in ``TABLE``; the Chinese
+page shows ``TABLES["zh"]``, the same rows with Chinese column labels and cells.
 
     python tests/history/verify_history.py            # print the table
-    python tests/history/verify_history.py --check    # fail if it differs from TABLE
-    python tests/history/verify_history.py --update   # rewrite TABLE
+    python tests/history/verify_history.py --check    # fail if a recorded table differs
+    python tests/history/verify_history.py --update   # rewrite both tables
 
 Not part of the offline test suite (it needs the package index): ``make verify-history``.
 """
@@ -20,11 +21,14 @@ import difflib
 import os
 import subprocess
 import sys
+import unicodedata
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "snippets" / "history" / "transformers_loss.txt"
+# The page of each language shows its own table; the hook picks <name>.zh.txt on Chinese pages.
+TABLES = {"en": TABLE, "zh": TABLE.with_suffix(".zh.txt")}
 SEED = Path(__file__).with_name("seed_ForCausalLMLoss.txt")
 CACHE = Path(os.environ.get("LMLOSS_HISTORY_CACHE", Path.home() / ".cache" / "lmloss-history"))
 
@@ -40,10 +44,19 @@ RELEASES = (
     "5.24.0",
 )
 
-HEADER = (
-    "release  slices  pads    shift_   = old     num_items_in_batch",
-    "         logits  labels  labels=  excerpt   counts -100 over",
-)
+WIDTHS = (9, 8, 8, 9, 10)  # display columns of every cell but the last
+HEADERS = {
+    "en": (
+        ("release", "slices", "pads", "shift_", "= old", "num_items_in_batch"),
+        ("", "logits", "labels", "labels=", "excerpt", "counts -100 over"),
+    ),
+    "zh": (
+        ("版本", "切片", "填充", "shift_", "常被引用", "num_items_in_batch"),
+        ("", "logits", "标签", "labels=", "的版本", "数的是哪些标签"),
+    ),
+}
+# The Chinese of each cell text that is not code or a version.
+CHINESE_CELLS = {"yes": "是", "no": "否", " or ": " 或 ", "(not counted)": "（不统计）"}
 
 
 def wheel(release: str) -> Path:
@@ -120,49 +133,74 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-def row(release: str) -> str:
+def cells(release: str) -> list[str]:
+    """The cells of ``release``'s row, in English."""
     with zipfile.ZipFile(wheel(release)) as archive:
         loss_utils = archive.read("transformers/loss/loss_utils.py").decode()
         trainer = archive.read("transformers/trainer.py").decode()
-    cells = [release, *loss_columns(loss_utils)]
-    widths = (9, 8, 8, 9, 10)
-    line = "".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
-    return line + counted_over(trainer)
+    return [release, *loss_columns(loss_utils), counted_over(trainer)]
 
 
-def table() -> str:
-    return "\n".join([*HEADER, *(row(release) for release in RELEASES)]) + "\n"
+def recorded_cells(table_text: str) -> list[list[str]]:
+    """The rows of a recorded English table, as ``cells`` returned them."""
+    return [line.split(None, len(WIDTHS)) for line in table_text.splitlines()[len(HEADERS["en"]) :]]
+
+
+def _columns(text: str) -> int:
+    """Display columns: a CJK character takes two, as in a code block."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _line(row: list[str] | tuple[str, ...]) -> str:
+    padded = [cell + " " * (width - _columns(cell)) for cell, width in zip(row, WIDTHS)]
+    return ("".join(padded) + row[-1]).rstrip()
+
+
+def _localised(cell: str, lang: str) -> str:
+    if lang == "zh":
+        for english, chinese in CHINESE_CELLS.items():
+            cell = chinese if cell == english.strip() else cell.replace(english, chinese)
+    return cell
+
+
+def render(rows: list[list[str]], lang: str) -> str:
+    """The table of ``rows`` (English cells) as the ``lang`` page shows it."""
+    lines = [_line(header) for header in HEADERS[lang]]
+    lines += [_line([_localised(cell, lang) for cell in row]) for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--check", action="store_true", help=f"fail if it differs from {TABLE}")
-    action.add_argument("--update", action="store_true", help=f"rewrite {TABLE}")
+    action.add_argument("--check", action="store_true", help="fail if a recorded table differs")
+    action.add_argument("--update", action="store_true", help="rewrite both recorded tables")
     args = parser.parse_args(argv)
-    fresh = table()
-    print(fresh, end="")
-    if args.update:
-        TABLE.parent.mkdir(parents=True, exist_ok=True)
-        TABLE.write_text(fresh, encoding="utf-8")
-        return 0
-    if args.check:
-        recorded = TABLE.read_text(encoding="utf-8") if TABLE.is_file() else ""
-        if recorded != fresh:
+    rows = [cells(release) for release in RELEASES]
+    print(render(rows, "en"), end="")
+    differs = False
+    for lang, path in TABLES.items():
+        fresh = render(rows, lang)
+        if args.update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(fresh, encoding="utf-8")
+            continue
+        recorded = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if args.check and recorded != fresh:
+            differs = True
             sys.stderr.writelines(
                 difflib.unified_diff(
                     recorded.splitlines(keepends=True),
                     fresh.splitlines(keepends=True),
-                    str(TABLE.relative_to(ROOT)),
+                    str(path.relative_to(ROOT)),
                     "read from the wheels now",
                 )
             )
             print(
-                f"{TABLE.relative_to(ROOT)} differs from the wheels; review and run with --update",
+                f"{path.relative_to(ROOT)} differs from the wheels; review and run with --update",
                 file=sys.stderr,
             )
-            return 1
-    return 0
+    return 1 if differs else 0
 
 
 if __name__ == "__main__":
