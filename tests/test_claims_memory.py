@@ -1,6 +1,6 @@
 """The memory chapter's claims (docs/*/memory.md), checked against torch 2.13, transformers 5.24
 and TRL 1.16. Each test is named after the claim it checks; a test that backs a sentence of the
-page also checks that both pages still say it (``_pages_say``)."""
+page also checks that both pages still say it, in its section (``assert_page_says``)."""
 
 from __future__ import annotations
 
@@ -29,13 +29,6 @@ from page_claims import assert_page_says
 from snippet_sections import OUTPUTS, ROOT, SNIPPETS, read_sections
 
 PAGES = {lang: ROOT / "docs" / lang / "memory.md" for lang in ("en", "zh")}
-
-
-def _pages_say(en: str, zh: str) -> None:
-    """Both pages state the sentence a claim test backs (line breaks and spaces aside)."""
-    for lang, sentence in (("en", en), ("zh", zh)):
-        page = re.sub(r"\s+", "", PAGES[lang].read_text(encoding="utf-8"))
-        assert re.sub(r"\s+", "", sentence) in page, (lang, sentence)
 
 
 def _peak_bytes(run, *inputs: torch.Tensor) -> int:
@@ -83,11 +76,11 @@ def test_claim_the_backward_peak_is_14_bytes_per_logit_with_the_logits_kept_and_
 
     peaks = [_peak_bytes(run, hidden, weight, labels) / (n * v) for run in (kept, freed)]
     assert [round(peak) for peak in peaks] == [14, 12]
-    _pages_say(
-        "the backward peak is 12 bytes per logit; a caller that keeps `outputs.logits` alive "
-        "through backward adds their 2 bytes, 14 in all",
-        "反向传播的峰值是每个 logit 12 字节；调用方如果在反向传播时还拿着 `outputs.logits`，"
-        "再加上它们的 2 字节，共 14 字节",
+    assert_page_says(
+        "memory.md",
+        "measured",
+        en="the backward peak is 12 bytes per logit; a caller that keeps `outputs.logits` alive through backward adds their 2 bytes, 14 in all",
+        zh="反向传播的峰值是每个 logit 12 字节；调用方如果在反向传播时还拿着 `outputs.logits`，再加上它们的 2 字节，共 14 字节",
     )
 
 
@@ -98,9 +91,11 @@ def test_claim_the_Trainer_keeps_only_the_loss_through_backward():
     step = inspect.getsource(Trainer.training_step)
     assert "loss = self.compute_loss(model, inputs, num_items_in_batch=num_items_in_batch)" in step
     assert "return_outputs" not in step
-    _pages_say(
-        "the Trainer's `compute_loss` returns only the loss to `training_step`",
-        "Trainer 的 `compute_loss` 只把损失交给 `training_step`",
+    assert_page_says(
+        "memory.md",
+        "measured",
+        en="the Trainer's `compute_loss` returns only the loss to `training_step`",
+        zh="Trainer 的 `compute_loss` 只把损失交给 `training_step`",
     )
 
 
@@ -176,10 +171,11 @@ def test_claim_causal_lm_loss_makes_the_same_float32_copy_as_ForCausalLMLoss_for
     docstring = inspect.getdoc(lmloss.causal_lm_loss)
     assert "one copy of the logits less" not in docstring
     assert "the same float32 copy" in " ".join(docstring.split())
-    _pages_say(
-        "For bf16 logits, `F.log_softmax(..., dtype=torch.float32)` makes the same float32 copy "
-        "first",
-        "对 bf16 的 logits，`F.log_softmax(..., dtype=torch.float32)` 同样先做一份 float32 副本",
+    assert_page_says(
+        "memory.md",
+        "upcast",
+        en="For bf16 logits, `F.log_softmax(..., dtype=torch.float32)` makes the same float32 copy first",
+        zh="对 bf16 的 logits，`F.log_softmax(..., dtype=torch.float32)` 同样先做一份 float32 副本",
     )
 
 
@@ -326,9 +322,11 @@ def test_claim_a_boolean_logits_to_keep_with_shift_labels_gives_the_same_loss_an
         "self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)"
         in source
     )
-    _pages_say(
-        "`logits_to_keep` also takes a boolean mask of shape `(B, T)`",
-        "`logits_to_keep` 也接受形状为 `(B, T)` 的布尔掩码",
+    assert_page_says(
+        "memory.md",
+        "logits-to-keep",
+        en="`logits_to_keep` also takes a boolean mask of shape `(B, T)`",
+        zh="`logits_to_keep` 也接受形状为 `(B, T)` 的布尔掩码",
     )
 
 
@@ -340,10 +338,11 @@ def test_claim_use_liger_kernel_makes_the_Trainer_apply_liger_kernel_to_the_mode
     assert "apply_liger_kernel(self.model, self.args.liger_kernel_config)" in source
     with pytest.raises(ImportError, match="liger-kernel"):  # not installed here
         liger.apply_liger_kernel(_tiny_llama(), None)
-    _pages_say(
-        "`TrainingArguments(use_liger_kernel=True)` makes the Trainer patch the model with "
-        "Liger-Kernel",
-        "`TrainingArguments(use_liger_kernel=True)` 让 Trainer 用 Liger-Kernel 改写模型",
+    assert_page_says(
+        "memory.md",
+        "fused-kernels",
+        en="`TrainingArguments(use_liger_kernel=True)` makes the Trainer patch the model with Liger-Kernel",
+        zh="`TrainingArguments(use_liger_kernel=True)` 让 Trainer 用 Liger-Kernel 改写模型",
     )
 
 
@@ -357,15 +356,17 @@ def test_claim_trl_sft_trainer_builds_the_full_logits_only_for_a_custom_loss_or_
     assert 'elif self.label_smoother is not None and self.args.loss_type == "nll":' in source
     init = inspect.getsource(sft_trainer.SFTTrainer.__init__)
     assert '"fused_linear_cross_entropy": False' in init  # Liger's own head is turned off
-    _pages_say(
-        "TRL 1.16's `SFTTrainer` computes the loss through its fused head by default",
-        "TRL 1.16 的 `SFTTrainer` 默认就用融合的 `lm_head` 计算损失",
+    assert_page_says(
+        "memory.md",
+        "fused-kernels",
+        en="TRL 1.16's `SFTTrainer` computes the loss through its fused head by default",
+        zh="TRL 1.16 的 `SFTTrainer` 默认就用融合的 `lm_head` 计算损失",
     )
-    _pages_say(
-        'or label smoothing (with `loss_type="nll"`), and in one extra forward without gradients '
-        "when evaluation asks for the outputs",
-        '使用标签平滑（`loss_type="nll"` 时）才构造完整的 logits；评估需要模型输出时（`compute_metrics`），'
-        "它还会额外做一次不求梯度的前向",
+    assert_page_says(
+        "memory.md",
+        "fused-kernels",
+        en='or label smoothing (with `loss_type="nll"`), and in one extra forward without gradients when evaluation asks for the outputs',
+        zh='使用标签平滑（`loss_type="nll"` 时）才构造完整的 logits；评估需要模型输出时（`compute_metrics`），它还会额外做一次不求梯度的前向',
     )
 
 
@@ -383,9 +384,11 @@ def test_claim_gradient_checkpointing_leaves_the_lm_head_and_the_loss_outside():
 
     peak = _peak_bytes(step, ids, *weights, *(p.grad for p in weights if p.grad is not None))
     assert peak >= 12 * 256 * 4000  # the float32 log-softmax and its two gradients
-    _pages_say(
-        "Activation checkpointing does not lower this peak",
-        "激活检查点（activation checkpointing）降不下这个峰值",
+    assert_page_says(
+        "memory.md",
+        "fused-kernels",
+        en="Activation checkpointing does not lower this peak",
+        zh="激活检查点（activation checkpointing）降不下这个峰值",
     )
 
 
@@ -518,9 +521,7 @@ def cpu_bf16_excerpt(recorded: str) -> str:
             recorded[case.end() :],
             re.M,
         )
-        lines.append(
-            f"{label:26}{row[2] + ' MiB':>16}{row[3] + ' MiB':>14}{row[4]:>19}{row[1]:>7}"
-        )
+        lines.append(f"{label:26}{row[2] + ' MiB':>16}{row[3] + ' MiB':>14}{row[4]:>19}{row[1]:>7}")
     return "\n".join(lines) + "\n"
 
 
@@ -540,12 +541,17 @@ def test_claim_nll_loss_rounds_its_bf16_sum_on_the_cpu_only():
     same = torch.full((65536, 1), -12.4375, dtype=torch.bfloat16)
     assert F.nll_loss(same, torch.zeros(65536, dtype=torch.long)).item() == 12.0625
     assert same.mean().item() == -12.4375  # a float32-accumulated mean is exact
-    _pages_say(
+    assert_page_says(
+        "memory.md",
+        "upcast",
         en="On the CPU the mean is also rounded as it is summed",
         zh="在 CPU 上，平均值在求和过程中也被舍入",
     )
-    _pages_say(
-        en="On random logits, on the CPU, the bf16 loss is 12.375", zh="在 CPU 上用随机 logits"
+    assert_page_says(
+        "memory.md",
+        "upcast",
+        en="On random logits, on the CPU, the bf16 loss is 12.375",
+        zh="在 CPU 上用随机 logits",
     )
 
 
@@ -559,7 +565,9 @@ def test_claim_the_checkpoint_column_is_12_bytes_per_logit_of_a_chunk_above_the_
         for per_logit, fits in ((12, True), (10, False)):
             estimate = (per_logit * chunk * vocab + floor) / gib
             assert (abs(estimate - float(row[1])) < 0.1) is fits, (tokens, per_logit, estimate)
-    _pages_say(
+    assert_page_says(
+        "memory.md",
+        "fused-kernels",
         en="still reaches the 12-byte backward peak measured above",
         zh="仍要达到上文测得的反向传播峰值，每个 logit 12 字节",
     )
