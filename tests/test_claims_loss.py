@@ -175,7 +175,7 @@ def test_claim_apart_from_the_upcast_the_5_24_path_only_views_the_logits():
         "loss.md",
         "history",
         en="the new path, apart from the upcast, only views them",
-        zh="新做法除了上转之外只是创建视图",
+        zh="新做法除了升为 float32 之外只是创建视图",
     )
     logits, _ = _batch()
     bf16 = logits.bfloat16()
@@ -283,7 +283,7 @@ def test_claim_all_ignored_is_a_micro_batch_matter_one_empty_row_among_others_is
         "loss.md",
         "all-ignored",
         en="A micro-batch (the labels of one loss call) whose labels are all `-100`",
-        zh="如果一个小批次（一次损失调用收到的标签）的标签全是 `-100`",
+        zh="如果一个微批次（一次损失调用收到的标签）的标签全是 `-100`",
     )
     assert_page_says(
         "loss.md",
@@ -370,7 +370,7 @@ def test_claim_the_Trainer_adds_a_steps_average_in_place_of_a_nan_loss_by_defaul
         en="it adds the average loss per optimizer step since the last log in its place: a "
         "step's worth rather than a micro-batch's, so with gradient accumulation that logged "
         "loss comes out somewhat high",
-        zh="它用上次记录以来每个优化步的平均损失顶替这个 `nan`：顶替的是一整步的量，而不是一个小批次的量，"
+        zh="它用上次记录以来每个优化步的平均损失顶替这个 `nan`：顶替的是一整步的量，而不是一个微批次的量，"
         "所以有梯度累积时，这次记录的损失会偏高一些",
     )
 
@@ -500,7 +500,7 @@ def test_claim_the_Trainer_passes_num_items_in_batch_only_if_forward_takes_kwarg
         "loss.md",
         "accumulation",
         en="divides each micro-batch's loss by the number of accumulation steps",
-        zh="把每个小批次的损失除以累积步数",
+        zh="把每个微批次的损失除以累积步数",
     )
     with tempfile.TemporaryDirectory() as folder:
         listed = _trainer(_ListedArguments(), folder)

@@ -854,7 +854,7 @@ def test_claim_the_batches_TRL_hands_the_model_are_padded_on_the_right_vlm_promp
         "collator pads on the right, and the vision–language one, which pads the prompts on the "
         "left before appending the completions, then moves each row to the left (`flush_left`)",
         zh="TRL 的 SFT 数据整理器交给模型的批次都是右填充的：文本数据整理器直接右填充；"
-        "视觉—语言数据整理器先把提示左填充、再接上补全，然后把每一行移到最左边（`flush_left`）",
+        "视觉—语言数据整理器先把提示左填充、再接上补全，然后把每一行左对齐（`flush_left`）",
     )
 
     class Processor:
