@@ -734,7 +734,7 @@ def test_claim_the_labels_a_user_passes_are_the_input_ids_and_the_loss_shifts_th
     rows = {
         "en": "the token ids the loss learns: the same as `input_ids`, with `-100` where a "
         "position does not count; the loss shifts them",
-        "zh": "损失要学习的词元编号：与 `input_ids` 相同，不计入损失的位置取 `-100`；由损失函数移位",
+        "zh": "损失要学习的词元 id：与 `input_ids` 相同，不计入损失的位置取 `-100`；由损失函数移位",
     }
     for lang, row in rows.items():
         assert row in (DOCS / lang / "glossary.md").read_text(encoding="utf-8")
@@ -813,3 +813,55 @@ def test_claim_the_token_that_ends_an_assistant_turn_must_stay_in_the_labels_to_
         ForCausalLMLoss(logits, labels, vocab_size=vocab).backward()
         grad = logits.grad[0, 2, end].item()  # position 2 predicts the label at position 3
         assert (grad < 0) if pushed else (grad == 0)  # a negative gradient raises the logit
+
+
+# --- pad-basics: the rule after the examples, the middle dimension, the exercises ------------
+
+
+def test_claim_torchs_documentation_names_the_entries_left_right_top_bottom_front_back():
+    """pad-basics #pad-tuple: the three tuples are written with the names F.pad's docstring uses."""
+    names = ["padding_left", "padding_right", "padding_top", "padding_bottom"]
+    names += ["padding_front", "padding_back"]
+    for k in (1, 2, 3):
+        tuple_k = f"`({', '.join(names[: 2 * k])})`"
+        assert_page_says("pad-basics.md", "pad-tuple", en=tuple_k, zh=tuple_k)
+    documented = re.findall(r"padding\\_(\w+)", F.pad.__doc__)
+    assert documented == [n.removeprefix("padding_") for n in names[:2] + names[:4] + names]
+
+
+def test_claim_counting_from_the_end_the_tuple_ignores_the_dimensions_in_front():
+    """pad-basics #pad-tuple: (0, 1) pads the last dimension of (T), (B, T) and (B, C, T) alike."""
+    assert_page_says(
+        "pad-basics.md",
+        "pad-tuple",
+        en="`(0, 1)` pads the last dimension of a `(T)`, a `(B, T)` and a `(B, C, T)` tensor alike",
+        zh="同一个 `(0, 1)`，对形状为 `(T)`、`(B, T)`、`(B, C, T)` 的张量都只填充最后一维",
+    )
+    for shape in [(5,), (2, 5), (2, 3, 5)]:
+        assert F.pad(torch.zeros(shape), (0, 1)).shape == (*shape[:-1], shape[-1] + 1)
+
+
+PAD_BASICS_EXERCISES = DOCS.parent / "snippets" / "output" / "pad_basics" / "exercises.txt"
+
+
+def test_exercise_answers_of_pad_basics_are_the_tuples_the_questions_ask_for():
+    """The recorded answers, recomputed another way: each written tuple pads exactly the
+    dimension the question names, by pad_shape, and the one-pair tuple would not."""
+    answers = PAD_BASICS_EXERCISES.read_text(encoding="utf-8").splitlines()
+    assert (
+        answers[0] == f"1. torch.Size([{', '.join(map(str, pad_shape((1, 2, 2), (0, 0, 1, 0))))}])"
+    )
+    # 2: two more positions of T in (B, T, H) = (2, 3, 8); (0, 2) alone pads H.
+    assert pad_shape((2, 3, 8), (0, 0, 0, 2)) == (2, 5, 8) != pad_shape((2, 3, 8), (0, 2))
+    assert answers[1] == "2. (0, 0, 0, 2) torch.Size([2, 5, 8])"
+    # 3: one more sequence below (B, T) = (2, 3), all -100; (0, 1) alone adds a column.
+    assert pad_shape((2, 3), (0, 0, 0, 1)) == (3, 3) and pad_shape((2, 3), (0, 1)) == (2, 4)
+    assert answers[2] == "3. (0, 0, 0, 1)"
+    assert answers[-1].split() == ["[-100,", "-100,", "-100]])"]
+    for lang in LANGS:
+        page = (DOCS / lang / "pad-basics.md").read_text(encoding="utf-8")
+        questions = page.split("{ #exercises }")[1].split("???")[0]
+        assert re.findall(r"^(\d)\. ", questions, re.M) == ["1", "2", "3"]
+        for fact in ("(0, 0, 1, 0)", "(B, T, H)", "torch.zeros(2, 3, 8)", "(B, T)"):
+            assert fact in questions, (lang, fact)
+        assert "[[1, 2, 3], [4, 5, 6]]" in questions, lang

@@ -182,8 +182,8 @@ DIAGRAMS: dict[str, Diagram] = {
     "pad-3d": Diagram("pad_basics", "pad6",
                       _pad("a", "pad", values=True, value="IGNORE_INDEX", result="pad6")),
     # pad-basics: the 2- and 4-entry steps, each under its own output.
-    **{f"pad-basics-{n}": Diagram("pad_basics", f"pad{n}", _pad(
-        "a", "pad", values=True, value="IGNORE_INDEX", result=f"pad{n}")) for n in (2, 4)},
+    **{f"pad-basics-{step.removeprefix('pad')}": Diagram("pad_basics", step, _pad(
+        "a", "pad", values=True, value="IGNORE_INDEX", result=step)) for step in ("pad2", "pad4")},
     # pad-modes: each pair of the tuple and its dimension, for 2, 4 and 6 entries.
     **{f"pad-pairs-{2 * (i + 1)}": Diagram("pad_modes", "rule", _pairs(i)) for i in range(3)},
     **{f"pad-3d-{2 * (i + 1)}": Diagram("pad_modes", "rule", _pad("a", "PADS", pick=i))
