@@ -54,9 +54,15 @@ def index_of(cell: ET.Element) -> tuple[int, ...]:
 
 
 def texts(root: ET.Element) -> list[str]:
-    """Visible labels plus title and description."""
+    """Visible labels plus title and description; a label wrapped into ``<tspan>`` rows is one
+    text, its rows joined."""
     wanted = {SVG + "text", SVG + "title", SVG + "desc"}
-    return [el.text for el in root.iter() if el.tag in wanted and el.text]
+    found = [
+        (el.text or "").strip() + "".join(row.text or "" for row in el.iter(SVG + "tspan"))
+        for el in root.iter()
+        if el.tag in wanted
+    ]
+    return [text for text in found if text]
 
 
 def test_root_is_accessible_scalable_svg() -> None:
@@ -145,7 +151,7 @@ def test_pad_cells_name_the_outermost_padded_dim(shape, pad, mode) -> None:
             assert outside == [] and "data-dim" not in cell.attrib
         else:
             assert cell.get("data-dim") == str(outside[0])
-            assert f"p{outside[0]}" in cell.get("class").split()
+            assert f"neg{len(shape) - outside[0]}" in cell.get("class").split()
 
 
 @pytest.mark.parametrize(("shape", "pad", "mode"), COPYING)
@@ -285,6 +291,65 @@ def test_text_contrast_is_wcag_aa(shape, pad, mode, lang) -> None:
     for selector, decls in rules:
         if "stroke" in decls and decls["stroke"].startswith("#") and selector != ".bg":
             assert contrast(decls["stroke"], background) >= 3, selector
+
+
+def _colour_of_dim(root: ET.Element, rank: int, kind: str, part: str) -> dict[int, str]:
+    """The stroke CSS gives each dim's ``kind`` elements (or their child of class ``part``), by
+    the dim counted from the end (-1, -2, ...)."""
+    rules = _rules(root)
+    found: dict[int, set[str]] = {}
+    for el in root.iter():
+        if el.get("data-kind") != kind:
+            continue
+        target = el if part == "" else next(c for c in el.iter() if c.get("class") == part)
+        classes = set(el.get("class", "").split()) | set(target.get("class", "").split())
+        strokes = [
+            d["stroke"]
+            for s, d in rules
+            if "stroke" in d and all(c.lstrip(".") in classes for c in s.split())
+        ]
+        found.setdefault(int(el.get("data-dim")) - rank, set()).add(strokes[-1])
+    assert all(len(colours) == 1 for colours in found.values()), found
+    return {dim: colours.pop() for dim, colours in found.items()}
+
+
+def test_one_colour_per_dim_counted_from_the_end_whatever_the_rank() -> None:
+    """Padding added by dim -1 has one colour in a row, a grid and a 3-D tensor, and the pair
+    that pads dim -1 in the pairs diagram has it too: colour = dim -k across the pages."""
+    from lmloss.diagrams import pad_pairs_svg
+
+    seen: dict[int, set[str]] = {}
+    for shape, pad in [((3,), (1, 1)), ((2, 3), (1, 1, 1, 1)), SEED]:
+        drawn = [
+            (parse(pad_svg(shape, pad)), "pad", ""),
+            (parse(pad_pairs_svg(shape, pad)), "pair", "e"),
+        ]
+        for root, kind, part in drawn:
+            for dim, colour in _colour_of_dim(root, len(shape), kind, part).items():
+                seen.setdefault(dim, set()).add(colour)
+    assert sorted(seen) == [-3, -2, -1]
+    assert all(len(colours) == 1 for colours in seen.values()), seen
+    assert len({min(colours) for colours in seen.values()}) == 3
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_3d_slices_are_labelled_in_order_above_each_slice(lang: str) -> None:
+    root = parse(pad_svg((3, 2, 3), (1, 1, 0, 1), lang=lang))
+    word = {"en": "slice {k}", "zh": "第 {k} 层"}[lang]
+    labels = {el.text: el for el in root.iter(SVG + "text") if el.text}
+    wanted = [word.format(k=k) for k in range(3)]
+    assert all(label in labels for label in wanted), sorted(labels)
+    xs = [float(labels[label].get("x")) for label in wanted]
+    assert xs == sorted(xs) and len(set(xs)) == 3
+    # Each label stands above the top of its own slice's cells, left of none of them.
+    for k, label in enumerate(wanted):
+        corners = [
+            [float(n) for n in re.findall(r"-?[\d.]+", el.find(SVG + "path").get("d"))]
+            for el in cells(root)
+            if index_of(el)[0] == k
+        ]
+        assert float(labels[label].get("y")) < min(min(c[1::2]) for c in corners)
+        assert float(labels[label].get("x")) == min(min(c[0::2]) for c in corners)
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -7,6 +7,7 @@ var PadView = (function () {
   var FACE = 26, PITCH = 32, VALUE_SIZE = 12, GAP = 10, MARGIN = 20, LINE = 22;
   var SLICE = [48, -36], DEPTH = [16, -12], TEXT_SIZE = 13, TITLE_SIZE = 16;
   var MAX_ELEMENTS = 256, MAX_EXTENT = 32;
+  var MIN_TEXT_PX = 10;  // as docs/_hooks/site_diagrams.py keeps the site's diagrams
   var WIDE = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/;
 
   // Python's str.format for the {name} and {name!r} fields the text templates use.
@@ -123,10 +124,16 @@ var PadView = (function () {
     return { face: face, pitch: pitch, slice: [out[out.length - 1] * pitch + 2 * DEPTH[0], DEPTH[1] * 2] };
   }
 
-  function cellGroup(parent, cell) {
+  // The class of padding added by dim (counted from 0) of a rank-`rank` tensor: neg1 for dim -1,
+  // whatever the rank, as lmloss.diagrams.pad colours it.
+  function padClass(dim, rank) {
+    return "neg" + (rank - dim);
+  }
+
+  function cellGroup(parent, cell, rank) {
     var attrs = cell.dim === null
       ? { "class": "i", "data-kind": "input" }
-      : { "class": "p p" + cell.dim, "data-kind": "pad", "data-dim": String(cell.dim) };
+      : { "class": "p " + padClass(cell.dim, rank), "data-kind": "pad", "data-dim": String(cell.dim) };
     attrs["data-index"] = cell.index.join(",");
     attrs["data-value"] = cell.value;
     return el(parent, "g", attrs);
@@ -140,7 +147,7 @@ var PadView = (function () {
       cells.forEach(function (cell) {
         var rc = rank === 2 ? cell.index : [0, cell.index[0]];
         var x = rc[1] * g.pitch, y = rc[0] * PITCH;
-        var group = cellGroup(parent, cell);
+        var group = cellGroup(parent, cell, rank);
         el(group, "rect", { x: x, y: y, width: g.face, height: FACE });
         value(group, cell, x, y);
       });
@@ -153,7 +160,7 @@ var PadView = (function () {
       var x = cell.index[2] * g.pitch + cell.index[0] * g.slice[0];
       var y = cell.index[1] * PITCH + cell.index[0] * g.slice[1];
       var x2 = x + g.face, y2 = y + FACE, dx = DEPTH[0], dy = DEPTH[1];
-      var group = cellGroup(parent, cell);
+      var group = cellGroup(parent, cell, rank);
       el(group, "path", { d: polygon([[x, y], [x2, y], [x2, y2], [x, y2]]) });
       el(group, "path", { "class": "t", d: polygon([[x, y], [x2, y], [x2 + dx, y + dy], [x + dx, y + dy]]) });
       el(group, "path", { "class": "s", d: polygon([[x2, y], [x2 + dx, y + dy], [x2 + dx, y2 + dy], [x2, y2]]) });
@@ -207,6 +214,15 @@ var PadView = (function () {
     return list;
   }
 
+  // A label above each slice of dim 0, as lmloss.diagrams.pad._slice_labels places it.
+  function sliceLabels(depth, text, g) {
+    var list = [];
+    for (var k = 0; k < depth; k++) {
+      list.push({ x: k * g.slice[0], y: k * g.slice[1] + DEPTH[1] - 6, label: format(text.slice, { k: k }) });
+    }
+    return list;
+  }
+
   function signed(n) {
     return n >= 0 ? "+" + n : "\u2212" + -n;
   }
@@ -230,14 +246,17 @@ var PadView = (function () {
     var dims = [1, 1, 1].slice(0, 3 - rank).concat(out);
     var depth = dims[0], cols = dims[2];
     var list = arrows(out, text, g, Math.min.apply(null, [0].concat(ghostX)));
+    var slices = rank === 3 ? sliceLabels(depth, text, g) : [];
     var xMin = Math.min.apply(null, [0].concat(ghostX, list.filter(function (a) { return a.anchor === "end"; })
       .map(function (a) { return a.at[0] - textWidth(a.label, TEXT_SIZE); })));
     var xMax = Math.max.apply(null, [(cols - 1) * g.pitch + g.face + (depth - 1) * g.slice[0] + (rank === 3 ? DEPTH[0] : 0)]
       .concat(list.filter(function (a) { return a.anchor === "start"; })
         .map(function (a) { return a.at[0] + textWidth(a.label, TEXT_SIZE); }),
-      ghostX.map(function (x) { return x + g.face; })));
+      ghostX.map(function (x) { return x + g.face; }),
+      slices.map(function (s) { return s.x + textWidth(s.label, TEXT_SIZE); })));
     var yMin = Math.min.apply(null, [(depth - 1) * g.slice[1] + (rank === 3 ? DEPTH[1] : 0)]
-      .concat(list.map(function (a) { return a.at[1] - TEXT_SIZE; }), ghostY));
+      .concat(slices.map(function (s) { return s.y - TEXT_SIZE; }),
+        list.map(function (a) { return a.at[1] - TEXT_SIZE; }), ghostY));
     var yMax = Math.max.apply(null, list.map(function (a) { return a.at[1] + 4; })
       .concat(ghostY.map(function (y) { return y + FACE; })));
     var amounts = pairs.map(function (pair, dim) {
@@ -258,7 +277,7 @@ var PadView = (function () {
       ? format(text.input_cropped, { inp: inp, count: count(nIn + gone.length, lang), kept: nIn, cropped: gone.length })
       : format(text.input, { inp: inp, count: count(nIn, lang) });
     var legend = [["i", inputLine]].concat(
-      amounts.map(function (line, dim) { return [padded[dim] ? "p p" + dim : "", line]; }));
+      amounts.map(function (line, dim) { return [padded[dim] ? "p " + padClass(dim, rank) : "", line]; }));
     var notes = [format(text.padding, { count: count(nPad, lang) }), text.directions];
     var drawingTop = MARGIN + 3 * LINE;
     var legendTop = drawingTop + (yMax - yMin) + 8;
@@ -276,6 +295,11 @@ var PadView = (function () {
     [["width", fmt(width)], ["height", fmt(height)], ["viewBox", "0 0 " + fmt(width) + " " + fmt(height)],
       ["role", "img"], ["aria-labelledby", "lx-pad-title lx-pad-desc"], ["class", "lx-svg lx-" + lang]]
       .forEach(function (a) { root.setAttribute(a[0], a[1]); });
+    // Scaled down to the column, but not below MIN_TEXT_PX text (its smallest is VALUE_SIZE): on a
+    // phone it scrolls sideways in its box, and the keyboard reaches it there (the box scrolls
+    // with the arrow keys while the diagram has focus).
+    root.style.minWidth = Math.ceil(width * MIN_TEXT_PX / VALUE_SIZE) + "px";
+    root.setAttribute("tabindex", "0");
     el(root, "title", { id: "lx-pad-title" }, title);
     el(root, "desc", { id: "lx-pad-desc" }, desc);
     el(root, "rect", { "class": "bg", x: 0.5, y: 0.5, width: width - 1, height: height - 1, rx: 8 });
@@ -292,6 +316,7 @@ var PadView = (function () {
       el(group, "path", { d: polygon([[x, y + FACE], [x + g.face, y]]) });
       label(group, x + g.face / 2, y + FACE / 2 + 4, cell.value, "n", "middle");
     });
+    slices.forEach(function (s) { label(drawing, s.x, s.y, s.label, "m"); });
     list.forEach(function (a) {
       arrow(drawing, a.start, a.end, "ax");
       label(drawing, a.at[0], a.at[1], a.label, null, a.anchor);

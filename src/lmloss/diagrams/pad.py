@@ -34,9 +34,21 @@ _MARGIN = 20
 _LINE = 22
 
 _INPUT = {"front": "#2563eb", "top": "#60a5fa", "side": "#1e40af", "edge": "#1e3a8a"}
-# (fill, edge) per padded dimension, outermost first; the edges are dark
-# enough (>= 4.5:1 on the white card) to carry the shape on their own.
-_PAD = (("#f59e0b", "#b45309"), ("#ec4899", "#be185d"), ("#10b981", "#047857"))
+# (fill, edge) per padded dimension counted from the end: dim -1, dim -2, dim -3, so that a
+# colour means the same dimension whatever the rank (the pairs diagrams and the explorer use
+# them too). The edges are dark enough (>= 4.5:1 on the white card) to carry the shape alone.
+_PAD_COLOURS = (("#10b981", "#047857"), ("#ec4899", "#be185d"), ("#f59e0b", "#b45309"))
+
+
+def _pad_class(dim: int, rank: int) -> str:
+    """The CSS class of padding added by ``dim`` (counted from 0) of a rank-``rank`` tensor:
+    ``neg1`` for dim -1, whatever the rank.
+
+    >>> _pad_class(2, 3), _pad_class(1, 2), _pad_class(0, 3)
+    ('neg1', 'neg1', 'neg3')
+    """
+    return f"neg{rank - dim}"
+
 
 _TEXT = {
     "en": {
@@ -50,6 +62,7 @@ _TEXT = {
         "(grey, struck out)",
         "padding": "padding: {count} (light, dashed), coloured by the dim that added it, "
         "outermost first",
+        "slice": "slice {k}",
         "directions": "left/right = start/end of a dim; arrows point to increasing index",
         "view3": "Drawn in 3-D: dim 0 (= dim -3) is depth, its slices side by side with "
         "index 0 in front; dim 1 (= dim -2) rows; dim 2 (= dim -1) columns.",
@@ -70,6 +83,7 @@ _TEXT = {
         "input_cropped": "输入 {inp}：{count}，留下 {kept} 个（实心），裁掉 {cropped} 个（灰色，划掉）",
         "padding": "填充：{count}（浅色虚线），颜色表示由哪一维的填充产生；"
         "同属几维的角上元素按最靠前的一维着色",
+        "slice": "第 {k} 层",
         "directions": "左/右 = 该维度的开头/末尾；箭头指向索引增大的方向",
         "view3": "三维视图：dim 0（dim -3）是深度，各层分开排列，索引 0 在最前；"
         "dim 1（dim -2）是行；dim 2（dim -1）是列。",
@@ -135,9 +149,11 @@ def pad_svg(
     ``mode`` to find which input element each padded cell copies. Rank 1 is a
     row, rank 2 a grid (dim 0 rows, dim 1 columns), and rank 3 is drawn in 3-D
     as cubes (dim 0 depth, its slices apart and rising to the right with index 0
-    in front, so no cube hides another; dim 1 rows, dim 2 columns). Input
+    in front, so no cube hides another, each labelled ``slice 0``, ``slice 1``, ...;
+    dim 1 rows, dim 2 columns). Input
     elements are solid blue; padding is light and dashed, coloured by the
-    outermost dimension whose padding added it. Arrows name each dimension
+    outermost dimension whose padding added it, one colour per dimension counted
+    from the end (dim -1 is green, dim -2 pink, dim -3 amber, whatever the rank). Arrows name each dimension
     both ways (``dim 2 = dim -1``) and
     a legend gives each one's left/right amounts and size before → after.
 
@@ -350,16 +366,17 @@ def _rules(rank: int) -> list[tuple[str, str]]:
         (".p .s", "fill-opacity:.28"),
         (".ax", f"fill:{_svg.MUTED};stroke:{_svg.MUTED};stroke-width:1.5"),
     ]
-    for d, (fill, edge) in enumerate(_PAD[:rank]):
-        rules.append((f".p{d}", f"fill:{fill};stroke:{edge}"))
+    for k, (fill, edge) in enumerate(_PAD_COLOURS[:rank], start=1):
+        rules.append((f".neg{k}", f"fill:{fill};stroke:{edge}"))
     return rules
 
 
-def _cell_attrs(cell: _Cell) -> dict[str, str]:
+def _cell_attrs(cell: _Cell, rank: int) -> dict[str, str]:
     if cell.dim is None:
         attrs = {"class": "i", "data-kind": "input"}
     else:
-        attrs = {"class": f"p p{cell.dim}", "data-kind": "pad", "data-dim": str(cell.dim)}
+        cls = _pad_class(cell.dim, rank)
+        attrs = {"class": f"p {cls}", "data-kind": "pad", "data-dim": str(cell.dim)}
     attrs["data-index"] = ",".join(map(str, cell.index))
     if cell.src is not None:
         attrs["data-src"] = str(cell.src)
@@ -381,9 +398,9 @@ def _add_cells(parent: ET.Element, cells: list[_Cell], rank: int, grid: _Grid) -
             left, top_y = col * grid.pitch, row * _PITCH
             box = {"x": left, "y": top_y, "width": grid.face, "height": _FACE}
             if cell.value is None:
-                _svg.sub(parent, "rect", {**_cell_attrs(cell), **box})
+                _svg.sub(parent, "rect", {**_cell_attrs(cell, rank), **box})
             else:
-                group = _svg.sub(parent, "g", _cell_attrs(cell))
+                group = _svg.sub(parent, "g", _cell_attrs(cell, rank))
                 _svg.sub(group, "rect", box)
                 _add_value(group, cell, left, top_y, grid)
         return
@@ -395,7 +412,7 @@ def _add_cells(parent: ET.Element, cells: list[_Cell], rank: int, grid: _Grid) -
         x = col * grid.pitch + depth * grid.slice[0]
         y = row * _PITCH + depth * grid.slice[1]
         x2, y2 = x + grid.face, y + _FACE
-        group = _svg.sub(parent, "g", _cell_attrs(cell))
+        group = _svg.sub(parent, "g", _cell_attrs(cell, rank))
         _svg.sub(group, "path", {"d": _svg.path_d([(x, y), (x2, y), (x2, y2), (x, y2)])})
         top = [(x, y), (x2, y), (x2 + dx, y + dy), (x + dx, y + dy)]
         _svg.sub(group, "path", {"class": "t", "d": _svg.path_d(top)})
@@ -462,6 +479,15 @@ def _arrows(
     return arrows
 
 
+def _slice_labels(depth: int, text: dict[str, str], grid: _Grid) -> list[tuple[float, float, str]]:
+    """A label above each slice of dim 0 (``slice 0``, ``slice 1``, ...), the layers the page's
+    text names: (x, baseline y, text) in the local frame of ``_add_cells``."""
+    return [
+        (k * grid.slice[0], k * grid.slice[1] + _DEPTH[1] - 6, text["slice"].format(k=k))
+        for k in range(depth)
+    ]
+
+
 def _draw(
     in_shape: tuple[int, ...],
     out_shape: tuple[int, ...],
@@ -482,6 +508,7 @@ def _draw(
     # the front face of the first output cell of slice 0 is at the origin.
     depth, rows, cols = (1,) * (3 - rank) + out_shape
     arrows = _arrows(out_shape, text, grid, min([0.0] + [x for _, x, _ in ghosts]))
+    slices = _slice_labels(depth, text, grid) if rank == 3 else []
     x_min = min(
         [0.0]
         + [x for _, x, _ in ghosts]
@@ -496,9 +523,11 @@ def _draw(
         ]
         + [a.label_at[0] + _svg.text_width(a.label, size) for a in arrows if a.anchor == "start"]
         + [x + grid.face for _, x, _ in ghosts]
+        + [x + _svg.text_width(label, size) for x, _, label in slices]
     )
     y_min = min(
         [(depth - 1) * grid.slice[1] + (_DEPTH[1] if rank == 3 else 0)]
+        + [y - size for _, y, _ in slices]
         + [a.label_at[1] - size for a in arrows]
         + [y for _, _, y in ghosts]
     )
@@ -530,7 +559,10 @@ def _draw(
     else:
         line = text["input"].format(inp=inp, count=_count(n_in, lang))
     legend = [("i", line)]
-    legend += [(f"p p{d}" if d in padded_dims else "", line) for d, line in enumerate(amounts)]
+    legend += [
+        (f"p {_pad_class(d, rank)}" if d in padded_dims else "", line)
+        for d, line in enumerate(amounts)
+    ]
     notes = [text["padding"].format(count=_count(n_pad, lang)), text["directions"]]
 
     drawing_top = _MARGIN + 3 * _LINE
@@ -584,6 +616,8 @@ def _draw(
         _svg.sub(group, "rect", {"x": x, "y": y, "width": grid.face, "height": _FACE})
         _svg.sub(group, "path", {"d": _svg.path_d([(x, y + _FACE), (x + grid.face, y)])})
         _add_value(group, cell, x, y, grid)
+    for x, y, label in slices:
+        _svg.add_text(drawing, x, y, label, "m")
     for arrow in arrows:
         _svg.add_arrow(drawing, arrow.start, arrow.end, "ax")
         _svg.add_text(drawing, *arrow.label_at, arrow.label, anchor=arrow.anchor)
