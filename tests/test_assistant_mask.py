@@ -16,16 +16,16 @@ from trl import chat_template_utils
 import lmloss
 from conversations import conversation, profile_of, shaped, tokenizer_for
 from lmloss.chat import (
-    PROBES,
+    _PROBES,
     NotPrefixPreservingError,
     TemplateBehaviour,
     _overlapping,
+    _trl_template_dir,
     assistant_mask,
     template_behaviours,
-    trl_template_dir,
 )
 
-DIR = trl_template_dir()
+DIR = _trl_template_dir()
 TRAINED = sorted(p.stem.removesuffix("_training") for p in DIR.glob("*_training.jinja"))
 CONVERSATIONS = 200  # compared per template
 MAX_SEEDS = 600
@@ -193,7 +193,7 @@ def _differences(tokenizer, ids, ours, theirs) -> set[tuple[str, str]]:
     }
 
 
-@pytest.mark.parametrize("kind", sorted(PROBES))
+@pytest.mark.parametrize("kind", sorted(_PROBES))
 def test_every_template_that_is_not_prefix_preserving_is_caught_at_its_turn(
     kind, table, tokenizers
 ):
@@ -203,7 +203,7 @@ def test_every_template_that_is_not_prefix_preserving_is_caught_at_its_turn(
         template = (DIR / f"{name}.jinja").read_text(encoding="utf-8")
         tokenizer = _tokenizer(tokenizers, name)
         profile = profile_of(tokenizer, template)
-        messages = [shaped(m, profile.blocks, profile.string_arguments) for m in PROBES[kind]]
+        messages = [shaped(m, profile.blocks, profile.string_arguments) for m in _PROBES[kind]]
         with pytest.raises(
             NotPrefixPreservingError, match=r"messages\[1\] \(assistant\)"
         ) as caught:
@@ -312,17 +312,17 @@ def test_the_probe_forms_are_needed(tokenizers):
     assert rendered == "<|im_start|>User: <end_of_utterance>\n"
     with pytest.raises(TypeError, match="can only concatenate str"):
         _tokenizer(tokenizers, "deepseekv3").apply_chat_template(
-            PROBES["tool_calls"], chat_template=_template("deepseekv3"), tokenize=False
+            _PROBES["tool_calls"], chat_template=_template("deepseekv3"), tokenize=False
         )
 
 
 def test_preserve_thinking_makes_qwen3_6_prefix_preserving(tokenizers):
     tokenizer, template = _tokenizer(tokenizers, "qwen3_6"), _template("qwen3_6")
     with pytest.raises(NotPrefixPreservingError):
-        assistant_mask(tokenizer, PROBES["reasoning"], chat_template=template)
+        assistant_mask(tokenizer, _PROBES["reasoning"], chat_template=template)
     kept = assistant_mask(
         tokenizer,
-        PROBES["reasoning"],
+        _PROBES["reasoning"],
         chat_template=template,
         chat_template_kwargs={"preserve_thinking": True},
     )

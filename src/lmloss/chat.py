@@ -1,22 +1,7 @@
-"""Which tokens of a chat are the assistant's: a loss mask for any chat template.
+"""Which tokens of a chat are the assistant's, for any chat template; what TRL's templates do.
 
-[`assistant_mask`][lmloss.chat.assistant_mask] renders a conversation with a tokenizer's chat template and marks
-the tokens of its assistant turns, in one of two ways:
-
-- **generation markers**: a template that wraps the assistant's output in
-  ``{% generation %}`` / ``{% endgeneration %}`` says itself which characters are the model's;
-  transformers' ``apply_chat_template(..., return_assistant_tokens_mask=True)`` maps them to
-  tokens. Few templates shipped with models have them; TRL ships training versions that add them.
-- **prefix rendering**: for the assistant message ``messages[i]``, the conversation up to it is
-  rendered with ``add_generation_prompt=True`` (the text a model sees before it answers), then
-  with ``messages[i]`` included; the characters between the two ends are the answer. This holds
-  only where a template is *prefix-preserving*: the first rendering must be the start of the
-  second, and that of the whole conversation. Where it is not (a template that drops the
-  reasoning of earlier turns, or ends the last turn differently), ``assistant_mask`` raises
-  ``ValueError`` naming the message, rather than mark the wrong tokens.
-
-[`template_behaviours`][lmloss.chat.template_behaviours] runs such checks on every chat template
-TRL installs and returns what each one does, as data.
+Where prefix rendering needs a prefix-preserving template and the template is not, the helpers
+raise ``NotPrefixPreservingError`` rather than mark the wrong tokens.
 """
 
 from __future__ import annotations
@@ -38,7 +23,6 @@ __all__ = [
     "TemplateBehaviour",
     "assistant_mask",
     "template_behaviours",
-    "trl_template_dir",
 ]
 
 METHODS = ("auto", "generation", "prefix")
@@ -63,15 +47,8 @@ _RESERVED_KWARGS = frozenset(
 
 @dataclass(frozen=True)
 class AssistantTokens:
-    """The tokens of a rendered conversation and which of them are the assistant's.
-
-    Attributes:
-        input_ids: The token ids of the whole conversation, as
-            ``apply_chat_template(messages, tokenize=True)`` returns them.
-        assistant_masks: One int per token, 1 where the token is the assistant's (named as
-            transformers names the mask); pass it to ``lmloss.sft.labels_from_mask``.
-        method: How the mask was found: ``"generation"`` or ``"prefix"``.
-    """
+    """``input_ids`` as ``apply_chat_template`` returns them, ``assistant_masks`` (1 on the
+    assistant's tokens) and the ``method`` used."""
 
     input_ids: list[int]
     assistant_masks: list[int]
@@ -90,59 +67,41 @@ def assistant_mask(
 ) -> AssistantTokens:
     """Render ``messages`` and mark the tokens of the assistant's turns.
 
-    ``method="auto"`` uses the template's ``{% generation %}`` markers when it has them and
-    prefix rendering otherwise. With prefix rendering, an assistant message ``messages[i]``
-    owns the characters that ``messages[: i + 1]`` adds to ``messages[:i]`` rendered with
-    ``add_generation_prompt=True``: its content, tool calls, reasoning as the template writes
-    it, and its end-of-turn token, but not the generation prompt, which the model is given
-    rather than writes (a ``<think>`` that a template puts into the prompt is not marked).
-    A token is marked when it overlaps a marked character, as transformers does with the
-    markers.
-
-    Reasoning is read from each message's ``reasoning_content``, the field TRL and
-    transformers use (transformers also copies ``thinking`` or ``reasoning`` into it); whether
-    and where a template writes it is up to the template. Template options such as Qwen's
-    ``enable_thinking`` or ``preserve_thinking`` go in ``chat_template_kwargs``, as in a TRL
-    dataset's column of that name.
+    ``method="auto"`` uses the template's ``{% generation %}`` markers if it has them, else
+    prefix rendering: ``messages[i]`` owns what ``messages[: i + 1]`` adds to ``messages[:i]``
+    rendered with ``add_generation_prompt=True`` (not the prompt, a ``<think>`` it ends in
+    included). A token overlapping a marked character is marked, as transformers marks it.
 
     Args:
-        tokenizer: A fast transformers tokenizer (``tokenizer.is_fast``): the mask is mapped to
-            tokens through character offsets.
-        messages: The conversation: mappings with a ``role``, and ``content``,
-            ``reasoning_content``, ``tool_calls`` as the template reads them.
-        method: ``"generation"`` (the template's markers), ``"prefix"`` (prefix rendering) or
-            ``"auto"`` (markers when the template has them).
-        turns: ``"all"`` marks every assistant message; ``"last"`` only the last one (training
-            on the final answer, the earlier turns being context).
-        tools: Tool schemas passed to the template, as in ``apply_chat_template``.
-        chat_template: A template to use instead of the tokenizer's.
-        chat_template_kwargs: Extra variables for the template, e.g.
-            ``{"enable_thinking": False}``.
+        tokenizer: A fast transformers tokenizer (marks go through character offsets).
+        messages: The conversation, as ``apply_chat_template`` takes it.
+        method: ``"generation"``, ``"prefix"`` or ``"auto"``.
+        turns: ``"all"`` assistant messages, or the ``"last"`` one only.
+        tools: Tool schemas for the template.
+        chat_template: A template instead of the tokenizer's.
+        chat_template_kwargs: Template variables (``preserve_thinking``...).
 
     Returns:
-        The conversation's ``input_ids``, its ``assistant_masks`` and the ``method`` used.
+        An ``AssistantTokens``: ``input_ids``, ``assistant_masks`` and the ``method`` used.
 
     Raises:
-        TypeError: If an argument has the wrong type, or the tokenizer is not a fast one.
-        ValueError: If an argument has a wrong value, the template has no markers for
-            ``method="generation"``, the conversation has no assistant message (or the markers
-            mark nothing), or the template is not prefix-preserving where the method needs it:
-            the message names the assistant message ``messages[i]`` and where the texts part.
+        TypeError: If an argument has the wrong type.
+        ValueError: If an argument is wrong, or the markers are missing or mark nothing;
+            ``NotPrefixPreservingError`` (naming ``messages[i]``) where prefixes change.
 
     Examples:
-        >>> from tokenizers import Tokenizer, models, pre_tokenizers
+        >>> from tokenizers import Tokenizer, models, pre_tokenizers as pre
         >>> from transformers import PreTrainedTokenizerFast
-        >>> words = Tokenizer(models.WordLevel(
-        ...     {"<unk>": 0, "<s>": 1, "</s>": 2, "user:": 3, "bot:": 4, "hi": 5, "hello": 6},
-        ...     unk_token="<unk>"))
-        >>> words.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-        >>> tokenizer = PreTrainedTokenizerFast(tokenizer_object=words, chat_template=(
-        ...     "{% for m in messages %}{{ 'user: ' if m.role == 'user' else 'bot: ' }}"
-        ...     "{{ m.content }} </s> {% endfor %}{% if add_generation_prompt %}bot: {% endif %}"))
-        >>> chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
-        >>> tokens = assistant_mask(tokenizer, chat)
-        >>> tokens.input_ids, tokens.assistant_masks, tokens.method
-        ([3, 5, 2, 4, 6, 2], [0, 0, 0, 0, 1, 1], 'prefix')
+        >>> words = Tokenizer(models.WordLevel({"<unk>": 0}, "<unk>"))
+        >>> words.pre_tokenizer = pre.WhitespaceSplit()  # one token a word
+        >>> tokenizer = PreTrainedTokenizerFast(tokenizer_object=words,
+        ...     chat_template="{% for m in messages %}{{ m.role[0] }}: "
+        ...     "{{ m.content }} ; {% endfor %}"
+        ...     "{{ 'a: ' if add_generation_prompt }}")
+        >>> chat = [{"role": "user", "content": "hi"},
+        ...         {"role": "assistant", "content": "yo"}]
+        >>> assistant_mask(tokenizer, chat).assistant_masks  # u: hi ; a: yo ;
+        [0, 0, 0, 0, 1, 1]
     """
     template = _checked_template(tokenizer, chat_template, tools)
     _check_messages(messages)
@@ -211,8 +170,7 @@ def assistant_mask(
 
 
 class NotPrefixPreservingError(ValueError):
-    """A chat template renders the conversation before an assistant message differently once
-    more messages follow; ``index`` is that assistant message's index in ``messages``."""
+    """The template renders ``messages[:index + 1]`` differently once more messages follow."""
 
     def __init__(self, message: str, index: int) -> None:
         super().__init__(message)
@@ -326,25 +284,17 @@ def _checked_kwargs(chat_template_kwargs: object) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class TemplateBehaviour:
-    """What one chat template does, found by rendering probe conversations.
+    """What one chat template does on the probe conversations.
 
-    The three prefix checks are ``True`` where ``assistant_mask(method="prefix")`` finds every
-    assistant turn of the probe, ``False`` where the template is not prefix-preserving on it,
-    and ``None`` where the template cannot render that kind of conversation (it raises, or
-    leaves out the reasoning, the tool call or the tool result).
+    A prefix column is ``True`` where ``assistant_mask(method="prefix")`` finds every assistant
+    turn of its probe, ``False`` where the template is not prefix-preserving on it, ``None``
+    where the template cannot render the probe whole.
 
-    Attributes:
-        name: The template's file name without ``.jinja``, e.g. ``"qwen3"``.
-        generation_markers: Whether it has ``{% generation %}`` markers.
-        training_version: The name of TRL's training version (``"<name>_training"``), or
-            ``None`` where TRL ships none.
-        multi_turn: Prefix-preserving on user, assistant, user, assistant.
-        reasoning: The same with ``reasoning_content`` in both assistant turns.
-        tool_calls: Prefix-preserving on user, assistant with a tool call, tool result,
-            assistant.
-        earlier_reasoning: In the reasoning probe, what the template writes of the first
-            turn's reasoning: ``"kept"``, ``"dropped"`` (it writes only the last turn's), or
-            ``"never written"`` (no turn's).
+    The probes (``multi_turn``, ``reasoning``, ``tool_calls``): user, assistant, user,
+    assistant; the same with ``reasoning_content``; user, assistant tool call, tool result,
+    assistant. ``training_version`` is TRL's ``<name>_training`` or ``None``;
+    ``earlier_reasoning`` what the template writes of the first answer's reasoning in the
+    reasoning probe: ``"kept"``, ``"dropped"`` (the last's only) or ``"never written"``.
     """
 
     name: str
@@ -358,7 +308,7 @@ class TemplateBehaviour:
 
 # Probe words that no template's own text contains, so finding one in a rendering finds a message.
 _PROBE_CALL = {"type": "function", "function": {"name": "zqlookup", "arguments": {"zqkey": "zqv"}}}
-PROBES: dict[str, list[dict[str, Any]]] = {
+_PROBES: dict[str, list[dict[str, Any]]] = {
     "multi_turn": [
         {"role": "user", "content": "zqu1"},
         {"role": "assistant", "content": "zqa1"},
@@ -388,7 +338,7 @@ _PROBE_WORDS = {
 }
 
 
-def trl_template_dir() -> Path:
+def _trl_template_dir() -> Path:
     """The folder of the chat templates TRL installs (``trl/chat_templates``), found without
     importing TRL."""
     spec = importlib.util.find_spec("trl")
@@ -398,28 +348,16 @@ def trl_template_dir() -> Path:
 
 
 def template_behaviours(directory: str | Path | None = None) -> list[TemplateBehaviour]:
-    """Check every original chat template in ``directory`` (default: TRL's) on the probes.
-
-    An original template is a ``<name>.jinja`` not ending in ``_training``; its training
-    version is ``<name>_training.jinja`` in the same folder, as TRL names them.
+    """Check each original template (``<name>.jinja``, not ``*_training``) on the probes.
 
     Args:
-        directory: A folder of ``.jinja`` chat templates; ``None`` for those TRL installs.
+        directory: A folder of ``.jinja`` chat templates; ``None`` for TRL's.
 
     Returns:
         One ``TemplateBehaviour`` per original template, sorted by name.
-
-    Raises:
-        TypeError: If ``directory`` is not a path.
-        ValueError: If the folder holds no original template.
-
-    Examples:
-        >>> rows = {row.name: row for row in template_behaviours()}
-        >>> rows["qwen2_5"].multi_turn, rows["qwen3"].multi_turn, rows["qwen3"].earlier_reasoning
-        (True, False, 'dropped')
     """
     if directory is None:
-        directory = trl_template_dir()
+        directory = _trl_template_dir()
     if not isinstance(directory, (str, Path)):
         raise TypeError(f"directory must be a str or Path, got {type(directory).__name__}")
     folder = Path(directory)
@@ -431,8 +369,8 @@ def template_behaviours(directory: str | Path | None = None) -> list[TemplateBeh
     for path in originals:
         template = path.read_text(encoding="utf-8")
         training = path.with_name(f"{path.stem}_training.jinja")
-        checks = {kind: _probe(tokenizer, template, probe, kind) for kind, probe in PROBES.items()}
-        rendered = _render_probe(tokenizer, template, PROBES["reasoning"]) or ""
+        checks = {kind: _probe(tokenizer, template, probe, kind) for kind, probe in _PROBES.items()}
+        rendered = _render_probe(tokenizer, template, _PROBES["reasoning"]) or ""
         earlier = (
             "kept" if "zqr1" in rendered else "dropped" if "zqr2" in rendered else "never written"
         )
