@@ -23,7 +23,9 @@ after one warm-up call:
 - ``live``: the peak of the bytes held by live tensors above those held before, counted by
   ``torch.distributed._tools.mem_tracker.MemTracker``, whatever the allocator keeps.
 
-Time is the median of the timed calls that follow (``--runs``). In the half-precision cases
+Time is the median of the timed calls that follow (``--runs``): the methods' processes wait,
+each with its inputs, and are called in turn, one call each, so that a change in the machine's
+load falls on every method. In the half-precision cases
 the weight's gradient is compared with a float64 reference (the same inputs in float64,
 autograd over chunks of 1024 tokens): the error printed is the Frobenius norm of the
 difference over the reference's. The goals are printed after each case with PASS or FAIL.
@@ -38,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,7 +49,7 @@ FLOAT_METHODS = ("standard", "lmloss", "torch", "checkpoint")
 HALF_METHODS = ("standard", "lmloss", "lmloss-f32", "torch", "checkpoint")
 
 CHILD = r"""
-import ctypes, json, statistics, sys, time
+import ctypes, json, sys, time
 # glibc: buffers over 1 MiB by mmap, so that a freed one leaves the resident set at once and
 # the peak counts live buffers, not heap pages kept for reuse (as on the memory page)
 ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # -3: M_MMAP_THRESHOLD
@@ -64,7 +67,7 @@ def rss(field):
             return int(line.split()[1]) * 1024
 
 which, device, dtype_name, grad_file = sys.argv[1:5]
-N, H, V, runs = map(int, sys.argv[5:])
+N, H, V = map(int, sys.argv[5:])
 cuda = device == "cuda"
 dtype = getattr(torch, dtype_name)
 torch.set_num_threads(1)
@@ -132,28 +135,53 @@ else:
         live = tracker.get_tracker_snapshot("peak")[hidden.device]["Total"] - held
 if grad_file != "-":
     torch.save(weight.grad, grad_file)
-times = []
-for _ in range(runs):  # timed apart from the memory call: clear_refs slows its page faults
+print(json.dumps({"peak": peak, "live": live, "loss": value}), flush=True)
+# Timed apart from the memory call (clear_refs slows its page faults), one call per "go" from
+# the parent, which takes the methods in turn: a change of load on the machine falls on all.
+for line in sys.stdin:
+    if line.strip() != "go":
+        break
     start = time.perf_counter()
     step()
     if cuda:
         torch.cuda.synchronize()  # backward's last kernels, after the loss's .item()
-    times.append(time.perf_counter() - start)
-print(json.dumps({"seconds": statistics.median(times), "peak": peak, "live": live,
-                  "loss": value}))
+    print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
 """
 
 MIB = 2**20
 
 
-def run(which: str, device: str, dtype: str, grad_file: str, shape: tuple, runs: int) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, which, device, dtype, grad_file, *map(str, (*shape, runs))],
-        capture_output=True,
+def start(which: str, device: str, dtype: str, grad_file: str, shape: tuple) -> subprocess.Popen:
+    """A method's process, once it has measured its memory: it waits to be timed."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, which, device, dtype, grad_file, *map(str, shape)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
-        check=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1]) if which != "reference" else {}
+    child.result = _read(child) if which != "reference" else {}
+    return child
+
+
+def _read(child: subprocess.Popen) -> dict:
+    line = child.stdout.readline()
+    if not line:
+        raise RuntimeError(f"a benchmark process exited with {child.wait()}")
+    return json.loads(line)
+
+
+def timed(children: dict[str, subprocess.Popen], runs: int) -> None:
+    """Time each method ``runs`` times, one call of each in turn; keep the median."""
+    times = {which: [] for which in children}
+    for _ in range(runs):
+        for which, child in children.items():
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            times[which].append(_read(child)["seconds"])
+    for which, child in children.items():
+        child.stdin.close()
+        child.wait()
+        child.result["seconds"] = statistics.median(times[which])
 
 
 def relative_error(grad_file: str, reference) -> float:
@@ -175,7 +203,7 @@ def report(device: str, dtype: str, shape: tuple[int, int, int], runs: int) -> N
     print(
         f"{device.upper()} {dtype}, N={tokens}, H={hidden}, V={vocab}: logits "
         f"{tokens * vocab * size / MIB:.0f} MiB, gradients {(tokens + vocab) * hidden * size / MIB:.0f}"
-        f" MiB; forward + backward, 1 thread, fresh process per method, median of {runs}",
+        f" MiB; forward + backward, 1 thread, fresh process per method, median of {runs} taken in turn",
         flush=True,
     )
     results = {}
@@ -185,12 +213,17 @@ def report(device: str, dtype: str, shape: tuple[int, int, int], runs: int) -> N
             import torch
 
             path = os.path.join(folder, "reference.pt")
-            run("reference", device, dtype, path, shape, 0)
+            start("reference", device, dtype, path, shape).wait()
             reference = torch.load(path).double()
-        for which in HALF_METHODS if half else FLOAT_METHODS:
+        children = {}
+        for which in HALF_METHODS if half else FLOAT_METHODS:  # one at a time: memory first
             path = os.path.join(folder, f"{which}.pt") if reference is not None else "-"
-            r = results[which] = run(which, device, dtype, path, shape, runs)
-            r["error"] = None if reference is None else relative_error(path, reference)
+            children[which] = start(which, device, dtype, path, shape)
+            error = None if reference is None else relative_error(path, reference)
+            children[which].result["error"] = error
+        timed(children, runs)
+        for which, child in children.items():
+            r = results[which] = child.result
             base = results["standard"]
             line = (
                 f"{which:>10}: {r['seconds']:6.2f} s ({r['seconds'] / base['seconds']:.2f}x), "
