@@ -159,6 +159,9 @@ print(f"counted (mask):  logits {tuple(only.logits.shape)}, "
 
 # --8<-- [start:chunked]
 from lmloss import linear_causal_lm_loss
+from lmloss.linear_loss import MAX_HALF_CHUNKS
+
+print(f"bf16: at most {MAX_HALF_CHUNKS} chunks of tokens")
 
 hidden.grad = weight.grad = None
 full = ForCausalLMLoss(F.linear(hidden, weight), labels, v)
