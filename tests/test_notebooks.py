@@ -7,13 +7,14 @@ executed in a kernel that cannot import ``lmloss``.
 from __future__ import annotations
 
 import os
-import re
 import textwrap
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from snippet_source import code_tokens
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 NOTEBOOKS = sorted(DOCS.glob("*/**/*.ipynb"))
@@ -120,13 +121,11 @@ def test_stored_outputs_match_a_fresh_run(path, request, kernel_env):
             )
 
 
-def _code_without_comments(path: Path) -> list[str]:
+def _code_without_comments(path: Path) -> list[list[tuple[int, str]]]:
+    """Each code cell's tokens without comments and string literals: the Chinese notebook may
+    translate those (its printed labels), nothing else."""
     notebook = nbformat.read(path, as_version=4)
-    return [
-        re.sub(r"#.*", "", cell.source).rstrip()
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-    ]
+    return [code_tokens(cell.source) for cell in notebook.cells if cell.cell_type == "code"]
 
 
 @pytest.mark.parametrize(
