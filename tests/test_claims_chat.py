@@ -1,0 +1,212 @@
+"""The claims of "Assistant masks on real chat templates" (docs/*/chat-templates.md), checked
+against transformers 5.24 and TRL 1.16.
+
+Each test is named after the claim it checks and binds the sentence it backs with
+``assert_page_says``. The tokenizers and conversations are the page's own: the snippet's
+sections are run once, in order.
+"""
+
+from __future__ import annotations
+
+import pytest
+from transformers.utils import logging as hf_logging
+from transformers.utils.chat_template_utils import render_jinja_template
+
+from conversations import profile_of, shaped
+from lmloss.chat import _PROBES
+from page_claims import assert_page_says
+from snippet_sections import OUTPUTS, SNIPPETS, read_sections
+
+PAGE = "chat-templates.md"
+
+
+@pytest.fixture(scope="module")
+def page():
+    """The namespace of snippets/chat_templates.py, every section run in order."""
+    namespace: dict[str, object] = {"__name__": "__snippet__"}
+    for section in read_sections(SNIPPETS / "chat_templates.py"):
+        exec(section.compiled(SNIPPETS / "chat_templates.py"), namespace)
+    return namespace
+
+
+def _marked_text(tokenizer, encoded) -> str:
+    ids, mask = encoded["input_ids"], encoded["assistant_masks"]
+    return tokenizer.decode([t for t, m in zip(ids, mask, strict=True) if m])
+
+
+def test_claim_transformers_marks_every_token_that_overlaps_a_generation_span(page):
+    assert_page_says(
+        PAGE,
+        "offsets",
+        en="transformers maps its markers' spans with the same rule",
+        zh="transformers 也按同样的规则映射 generation 块的区间",
+    )
+    tokenizer, chat = page["qwen3_8"], page["chat"]
+    for name in ("qwen3_8_training", "qwen2_5_training", "qwen3_training"):
+        training = page["template"](name)
+        (text,), (spans,) = render_jinja_template(
+            [chat],
+            chat_template=training,
+            return_assistant_tokens_mask=True,
+            **tokenizer.special_tokens_map,
+        )
+        offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)[
+            "offset_mapping"
+        ]
+        theirs = tokenizer.apply_chat_template(
+            chat, chat_template=training, return_dict=True, return_assistant_tokens_mask=True
+        )
+        assert page["overlapping"](offsets, spans) == theirs["assistant_masks"], name
+    # ... and on the page's example the straddling "\n\n" token is one of them.
+    assert "<think> [\\n\\n]" in (OUTPUTS / "chat_templates" / "offsets.txt").read_text()
+
+
+def test_claim_warning_once_remembers_what_it_logged_so_the_warning_comes_once_per_process():
+    assert_page_says(
+        PAGE,
+        "generation-markers",
+        en="it logs one warning, and only once per process",
+        zh="只记录一条警告，而且每个进程只记录一次",
+    )
+    assert_page_says(
+        PAGE,
+        "generation-markers",
+        en="`warning_once` remembers the messages it has logged",
+        zh="`warning_once` 会记住已经记录过的消息",
+    )
+    # functools' cache: a second call with the same message returns before logging.
+    assert callable(hf_logging.warning_once.cache_clear)
+    assert hf_logging.warning_once.cache_info().maxsize is None
+
+
+def test_claim_transformers_keeps_the_mask_of_the_tokens_truncation_leaves(page):
+    assert_page_says(
+        PAGE,
+        "pitfalls",
+        en="transformers keeps the mask of the tokens truncation leaves",
+        zh="transformers 保留截断后剩下的词元的掩码",
+    )
+    tokenizer, chat, training = page["qwen"], page["chat"], page["template"]("qwen2_5_training")
+    full = tokenizer.apply_chat_template(
+        chat, chat_template=training, return_dict=True, return_assistant_tokens_mask=True
+    )
+    for cut in (3, 5, 9):
+        kept = len(full["input_ids"]) - cut
+        truncated = tokenizer.apply_chat_template(
+            chat,
+            chat_template=training,
+            return_dict=True,
+            return_assistant_tokens_mask=True,
+            truncation=True,
+            max_length=kept,
+        )
+        assert truncated["input_ids"] == full["input_ids"][:kept]
+        assert truncated["assistant_masks"] == full["assistant_masks"][:kept]
+    # On the page's example the cut answer is still trained, without its <|im_end|>.
+    assert page["truncated"]["assistant_masks"][-1] == 1
+
+
+def test_claim_transformers_reads_reasoning_and_thinking_as_reasoning_content(page):
+    assert_page_says(
+        PAGE,
+        "reasoning",
+        en="transformers also reads `reasoning` and `thinking`",
+        zh="transformers 也认 `reasoning` 和 `thinking` 这两个字段",
+    )
+    tokenizer, reasoned = page["qwen3"], page["reasoned"]
+
+    def rendered(field):
+        last = {k: v for k, v in reasoned[3].items() if k != "reasoning_content"}
+        chat = [*reasoned[:3], {**last, field: "two plus three"}]
+        return tokenizer.apply_chat_template(chat, tokenize=False)
+
+    assert "two plus three" in rendered("reasoning_content")
+    assert rendered("reasoning") == rendered("thinking") == rendered("reasoning_content")
+    # The qwen3 template itself reads reasoning_content only: the aliasing is transformers'.
+    template = page["template"]("qwen3")
+    assert "reasoning_content" in template and "message.thinking" not in template
+
+
+def test_claim_the_DeepSeek_generation_prompts_end_with_think_so_one_turn_already_fails(page):
+    assert_page_says(
+        PAGE,
+        "template-table",
+        en="the DeepSeek templates end their generation prompt with `<think>\\n`",
+        zh="DeepSeek 的模板把生成提示写成以 `<think>\\n` 结尾",
+    )
+    one_turn = page["chat"][:2]
+    for name in ("deepseek_r1_distill", "deepseekv3"):
+        tokenizer = page["tokenizer_for"](name)
+        prompt = tokenizer.apply_chat_template(
+            one_turn[:1], add_generation_prompt=True, tokenize=False
+        )
+        turn = tokenizer.apply_chat_template(one_turn, tokenize=False)
+        assert prompt.endswith("<think>\n") and "<think>" not in turn, name
+        with pytest.raises(page["NotPrefixPreservingError"]):
+            page["assistant_mask"](tokenizer, one_turn)
+
+
+def test_claim_TRL_training_templates_mark_every_assistant_turn(page):
+    assert_page_says(
+        PAGE,
+        "multi-turn",
+        en="TRL's training templates mark every assistant turn",
+        zh="TRL 的训练模板标出助手的每一轮发言",
+    )
+    names = sorted(p.stem.removesuffix("_training") for p in page["TEMPLATES"].glob("*_training.*"))
+    assert len(names) > 20
+    for name in names:
+        tokenizer = page["tokenizer_for"](name)
+        profile = profile_of(tokenizer, page["template"](name))
+        chat = [shaped(m, profile.blocks, profile.string_arguments) for m in _PROBES["multi_turn"]]
+        encoded = tokenizer.apply_chat_template(
+            chat,
+            chat_template=page["template"](f"{name}_training"),
+            return_dict=True,
+            return_assistant_tokens_mask=True,
+        )
+        marked = _marked_text(tokenizer, encoded)
+        assert "zqa1" in marked and "zqa2" in marked, name
+        assert "zqu1" not in marked and "zqu2" not in marked, name
+
+
+def test_claim_qwen3_training_writes_and_marks_an_empty_think_block_in_every_turn(page):
+    assert_page_says(
+        PAGE,
+        "pitfalls",
+        en="TRL's Qwen3 training template writes and marks `<think>\\n\\n</think>\\n\\n` in every turn",
+        zh="TRL 的 Qwen3 训练模板在每一轮里写出并标出 `<think>\\n\\n</think>\\n\\n`",
+    )
+    tokenizer, chat = page["qwen3"], page["chat"]
+    encoded = page["no_reasoning"]
+    runs = page["trained"](tokenizer, encoded["input_ids"], encoded["assistant_masks"])
+    answers = [m["content"] for m in chat if m["role"] == "assistant"]
+    assert runs == [f"<think>\n\n</think>\n\n{a}<|im_end|>\n" for a in answers]
+
+
+def test_claim_qwen3_6_with_preserve_thinking_trains_after_the_think_of_its_generation_prompt(
+    page,
+):
+    assert_page_says(
+        PAGE,
+        "reasoning",
+        en="The trained text starts after `<think>\\n`, which the generation prompt holds",
+        zh="参与训练的文本从 `<think>\\n` 之后开始，这部分由生成提示给出",
+    )
+    tokenizer, reasoned = page["qwen3_6"], page["reasoned"]
+    prompt = tokenizer.apply_chat_template(reasoned[:1], add_generation_prompt=True, tokenize=False)
+    assert prompt.endswith("<|im_start|>assistant\n<think>\n")
+
+
+def test_exercise_answers_are_computed_and_match_the_page(page):
+    answers = (OUTPUTS / "chat_templates" / "quiz.txt").read_text(encoding="utf-8").splitlines()
+    # 1: one "\n" after <|im_start|>assistant per assistant turn of the tool conversation.
+    turns = sum(m["role"] == "assistant" for m in page["with_tools"])
+    assert answers[0] == f"1. {turns}"
+    assert_page_says(PAGE, "exercises", en="1. Two: the `\\n`", zh="1. 两个：")
+    # 2: the templates prefix-preserving on the reasoning probe are those that keep it.
+    kept = [row.name for row in page["rows"] if row.earlier_reasoning == "kept"]
+    assert answers[1] == f"2. {kept}"
+    # 3: the first assistant message is where prefix rendering stops.
+    assert answers[2].startswith("3. 1 ['<think>\\na thank you")
+    assert_page_says(PAGE, "exercises", en="raises at `messages[1]`", zh="在 `messages[1]` 处报错")
