@@ -202,6 +202,20 @@ def test_no_code_block_scrolls_sideways_at_1280px(wide_view):
     assert not too_wide, "\n".join(too_wide)
 
 
+def test_printed_rows_are_whole_and_diagrams_fit_the_column_at_1280px(wide_view):
+    """Nothing scrolls sideways on a desktop: each diagram shrinks to the column, and the pairs
+    diagrams are narrow enough to keep their text at 10 px or more there."""
+    view = wide_view[2]
+    assert view["broken_lines"] == []
+    assert [name for name, _, scrolls in view["diagram_text"] if scrolls] == []
+    small = [
+        (name, round(px, 1))
+        for name, px, _ in view["diagram_text"]
+        if name.startswith("pad-pairs-") and px < 10
+    ]
+    assert small == [], f"pairs diagram text below 10 px at 1280 px: {small}"
+
+
 # Each line box of the code's text against the copy button floating over the block's corner.
 COVERED_LINES = """() => {
   const covered = [];
@@ -248,6 +262,8 @@ def _read_wide_view(tab, url: str, scheme: str) -> dict:
         ).count(),
         "code_blocks": tab.locator("article pre > code, article .highlight-ipynb").count(),
         "covered": tab.evaluate(COVERED_LINES),
+        "diagram_text": tab.evaluate(DIAGRAM_TEXT),
+        "broken_lines": tab.evaluate(BROKEN_LINES),
     }
     tab.evaluate(AXE)
     view["axe_violations"] = tab.evaluate("options => axe.run(document, options)", AXE_OPTIONS)[
@@ -377,9 +393,56 @@ def test_toc_links_and_permalinks_scroll_to_their_heading(page, server, url):
     page.wait_for_function(IN_VIEW, arg=target)
 
 
-@pytest.mark.parametrize("url", ALL_PAGES)
-def test_a_phone_sized_viewport_has_no_horizontal_page_scroll(browser, server, url):
-    context = browser.new_context(viewport={"width": 375, "height": 740}, color_scheme="dark")
+# Each diagram's smallest text as drawn: its smallest font size (read from the SVG) times the
+# scale the page shows it at, and whether its box scrolls sideways.
+DIAGRAM_TEXT = """async () => Promise.all(
+  [...document.querySelectorAll("article img[src$='.svg']")].map(async img => {
+    const svg = await (await fetch(img.src)).text();
+    const smallest = Math.min(...[...svg.matchAll(/font-size:\\s*([\\d.]+)px/g)].map(m => +m[1]));
+    const box = img.closest("a.diagram");
+    const width = +svg.match(/<svg [^>]*width="([\\d.]+)"/)[1];  // naturalWidth is rounded
+    return [img.getAttribute("src").split("/").pop(), smallest * img.getBoundingClientRect().width / width,
+            box.scrollWidth > box.clientWidth];
+  }))"""
+
+# Every line of printed output and doctest sessions that is not marked to wrap (site_a11y.py
+# marks the ones too long for a desktop) is one line box: a tensor's row is never broken.
+BROKEN_LINES = """() => {
+  const broken = [];
+  for (const code of document.querySelectorAll("article :is(.language-text, .language-pycon) pre > code")) {
+    const text = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    for (let node = text.nextNode(); node; node = text.nextNode()) {
+      if (node.parentElement.closest(".wrap-line")) continue;
+      let start = 0;
+      for (const line of node.data.split("\\n")) {
+        const range = document.createRange();
+        range.setStart(node, start);
+        range.setEnd(node, start + line.length);
+        start += line.length + 1;
+        const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+        if (tops.size > 1) broken.push(line);
+      }
+    }
+  }
+  return broken;
+}"""
+
+# At 375 px each language in one scheme, so that both schemes are seen at one load per page.
+PHONE_VIEWS = [(url, "light" if url.startswith("/en") else "dark") for url in ALL_PAGES]
+
+
+@pytest.mark.parametrize(("url", "scheme"), PHONE_VIEWS, ids=lambda v: v)
+def test_a_phone_shows_whole_rows_readable_diagrams_and_no_page_scroll(
+    browser, server, url, scheme
+):
+    """A touch phone: no hover, so Material gives no scrolling code block a tabindex at run
+    time, and the keyboard reaches each one only through what the build wrote."""
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740},
+        color_scheme=scheme,
+        has_touch=True,
+        is_mobile=True,
+    )
     tab = context.new_page()
     tab.goto(server + url)
     overflow = tab.evaluate(
@@ -398,4 +461,17 @@ def test_a_phone_sized_viewport_has_no_horizontal_page_scroll(browser, server, u
         tab.evaluate("parseFloat(getComputedStyle(document.querySelector('article p')).fontSize)")
         >= 16
     )
+    assert tab.evaluate(BROKEN_LINES) == []
+    small = [(name, round(px, 1)) for name, px, _ in tab.evaluate(DIAGRAM_TEXT) if px < 10]
+    assert small == [], f"diagram text below 10 px at 375 px: {small}"
+    tab.evaluate(AXE)
+    violations = tab.evaluate("options => axe.run(document, options)", AXE_OPTIONS)["violations"]
+    serious = [
+        f"{v['id']}: {len(v['nodes'])} elements, e.g. {v['nodes'][0]['target']}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == [], "\n".join(serious)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=ARTIFACTS / ("phone-" + _screenshot_name(url, scheme)), full_page=True)
     context.close()

@@ -230,8 +230,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 
 MIN_TEXT_PX = 10
-"""The smallest a diagram's text may be drawn on any screen: a wide diagram is scaled down to
-the column only so far, and scrolls sideways in its box beyond that (on a phone)."""
+"""The smallest a diagram's text may be drawn on a phone or tablet: a wide diagram is scaled
+down to the column only so far, and scrolls sideways in its box beyond that. (On a wider
+screen readable.html lets it shrink to the column rather than hide its right edge.)"""
 _FONT_SIZE = re.compile(r"font-size:\s*([\d.]+)px")
 _SVG_WIDTH = re.compile(r'<svg [^>]*width="([\d.]+)"')
 _DIAGRAM_IMG = re.compile(r'<img [^>]*src="(?P<src>[^"]*diagrams/(?P<name>[\w.-]+)\.svg)"[^>]*>')
@@ -248,13 +249,14 @@ def min_width(svg: str) -> int:
 
 
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    """Each diagram links to its SVG (tapping it opens the SVG alone, to zoom) and keeps a
-    minimum width (readable.html lets the link scroll sideways; a link is keyboard-reachable)."""
+    """Each diagram links to its SVG (tapping it opens the SVG alone, to zoom) and gets its
+    minimum width as ``--min-width``, which readable.html applies on narrow screens (the link
+    scrolls sideways, and the keyboard reaches a link)."""
     lang = config.plugins["i18n"].current_language
 
     def link(m: re.Match[str]) -> str:
         svg = files.get_file_from_path(f"{lang}/diagrams/{m['name']}.svg").content_string
-        img = m[0].replace("<img ", f'<img style="min-width: {min_width(svg)}px" ', 1)
+        img = m[0].replace("<img ", f'<img style="--min-width: {min_width(svg)}px" ', 1)
         return f'<a class="diagram" href="{m["src"]}">{img}</a>'
 
     return _DIAGRAM_IMG.sub(link, html)
