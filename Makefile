@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 LOCK := .ci/requirements.lock
 READY := $(VENV)/.ready
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
+# The lock pins torch's CPU build (+cpu), which only PyTorch's own index serves: torch alone is
+# installed from there first (the lock's other packages come from PyPI, which then finds torch
+# already installed and asks no index for it).
+TORCH_INDEX := https://download.pytorch.org/whl/cpu
 # Material 9.8 prints an end-of-life banner on every build; the README says what it means.
 export NO_MKDOCS_2_WARNING := 1
 
@@ -48,6 +52,7 @@ $(READY): $(LOCK) pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "lmloss needs Python 3.11 or newer; run with PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --no-deps --extra-index-url $(TORCH_INDEX) "$$(grep '^torch==' $(LOCK))"
 	$(PIP) install --no-deps --requirement $(LOCK)
 	$(PIP) install --no-deps --no-build-isolation --editable .
 	$(BIN)/python -m pip check
