@@ -55,3 +55,17 @@ def test_make_does_not_reinstall_a_current_environment():
     )
     assert "pip" not in plan.stdout, plan.stdout
     assert "pytest" in plan.stdout
+
+
+def test_a_local_torch_build_in_the_lock_is_installed_from_pytorchs_own_index():
+    """PyPI hosts no ``torch==X+cpu``: with only PyPI, ``make`` on a fresh machine failed to
+    resolve the lock (review of the index page, W1). The Makefile installs that one pin from
+    PyTorch's CPU index before the rest of the lock."""
+    lock = (ROOT / ".ci" / "requirements.lock").read_text(encoding="utf-8")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    pin = re.search(r"^torch==(\S+)$", lock, re.M)[1]
+    assert pin.endswith("+cpu")
+    assert "TORCH_INDEX := https://download.pytorch.org/whl/cpu\n" in makefile
+    recipe = makefile[makefile.index("$(READY): $(LOCK)") :]
+    torch_step = recipe.index("--extra-index-url $(TORCH_INDEX) \"$$(grep '^torch==' $(LOCK))\"")
+    assert torch_step < recipe.index("--requirement $(LOCK)")
