@@ -536,15 +536,7 @@ def test_claim_padding_t_by_one_takes_different_tuples_for_logits_and_labels():
     assert F.pad(labels, (0, 0, 0, 1), value=-100).shape == (3, 3)  # one more sequence
 
 
-def test_claim_shifted_labels_go_in_as_shift_labels_next_to_labels():
-    """pad-basics, the double-shift note: the loss skips its shift when given shift_labels, and
-    the model computes a loss only when labels is given."""
-    assert_page_says(
-        "pad-basics.md",
-        "shift-labels",
-        en="pass them as `shift_labels=` as well as `labels=`",
-        zh="就把它们作为 `shift_labels=` 和 `labels=` 一起传入",
-    )
+def _tiny_llama():
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
@@ -552,14 +544,141 @@ def test_claim_shifted_labels_go_in_as_shift_labels_next_to_labels():
         vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16,
     )  # fmt: skip
-    model = LlamaForCausalLM(config).eval()
-    ids = torch.tensor([[3, 5, 7, 9]])
+    return LlamaForCausalLM(config).eval()
+
+
+def test_claim_shifted_labels_go_in_contiguous_as_shift_labels_next_to_labels():
+    """pad-basics, the double-shift note: the loss skips its shift when given shift_labels, the
+    model computes a loss only when labels is given, and the shifted view of several rows must
+    be made contiguous first (review round 1, M1: the page's own recipe raised on a batch)."""
+    assert_page_says(
+        "pad-basics.md",
+        "shift-labels",
+        en="pass them, made contiguous with `.contiguous()`, as `shift_labels=` as well as "
+        "`labels=`",
+        zh="就先用 `.contiguous()` 把它们变成连续的，再作为 `shift_labels=` 和 `labels=` 一起传入",
+    )
+    assert_page_says(
+        "pad-basics.md",
+        "shift-labels",
+        en="the shifted labels of a batch of several rows are a view that transformers cannot "
+        "flatten, and it raises a `RuntimeError`",
+        zh="多行批次移位后的标签是一个 transformers 无法展平的视图，会抛出 `RuntimeError`",
+    )
+    model = _tiny_llama()
+    ids = torch.tensor([[3, 5, 7, 9], [2, 4, 6, 8]])
     shifted = F.pad(ids, (0, 1), value=-100)[..., 1:]
+    assert not shifted.is_contiguous()
     with torch.no_grad():
         reference = model(ids, labels=ids).loss
         ignored = torch.full_like(ids, -100)  # labels' values no longer matter
-        assert torch.equal(model(ids, labels=ignored, shift_labels=shifted).loss, reference)
-        assert model(ids, shift_labels=shifted).loss is None
+        with pytest.raises(RuntimeError, match="view size is not compatible"):
+            model(ids, labels=ignored, shift_labels=shifted)
+        got = model(ids, labels=ignored, shift_labels=shifted.contiguous()).loss
+        assert torch.equal(got, reference)
+        assert model(ids, shift_labels=shifted.contiguous()).loss is None
+
+
+def _tiny(config_class, model_class, **sizes):
+    torch.manual_seed(0)
+    return model_class(config_class(vocab_size=16, **sizes)).eval()
+
+
+def test_claim_the_llama_qwen_mistral_and_gpt2_losses_shift_and_bart_for_causal_lm_does_not():
+    """pad-basics, the double-shift note (review round 1, M2): "let the loss do the shift"
+    holds for models whose loss is ForCausalLMLoss; BartForCausalLM never shifts."""
+    from transformers import (
+        BartConfig, BartForCausalLM, GPT2Config, GPT2LMHeadModel, MistralConfig,
+        MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM,
+    )  # fmt: skip
+    from transformers.loss.loss_utils import ForCausalLMLoss
+
+    assert_page_says(
+        "pad-basics.md",
+        "shift-labels",
+        en="For a model whose loss is transformers' `ForCausalLMLoss` (Llama, Qwen, Mistral, GPT-2 "
+        "and others)",
+        zh="对于损失函数是 transformers 的 `ForCausalLMLoss` 的模型（Llama、Qwen、Mistral、GPT-2 等）",
+    )
+    assert_page_says(
+        "pad-basics.md",
+        "shift-labels",
+        en="`BartForCausalLM` scores the logits of each position against the label at that same "
+        "position",
+        zh="`BartForCausalLM` 把每个位置的 logits 与同一位置的标签比较",
+    )
+    decoder = dict(hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+                   num_attention_heads=2, num_key_value_heads=2)  # fmt: skip
+    shifting = [
+        _tiny_llama(),
+        _tiny(Qwen2Config, Qwen2ForCausalLM, **decoder),
+        _tiny(MistralConfig, MistralForCausalLM, **decoder),
+        _tiny(GPT2Config, GPT2LMHeadModel, n_embd=8, n_layer=1, n_head=2, n_positions=16),
+    ]
+    bart = _tiny(
+        BartConfig, BartForCausalLM, d_model=8, decoder_layers=1, encoder_layers=1,
+        decoder_attention_heads=2, encoder_attention_heads=2, decoder_ffn_dim=8,
+        encoder_ffn_dim=8, max_position_embeddings=16,
+    )  # fmt: skip
+    ids = torch.tensor([[3, 5, 7, 9, 11]])
+    with torch.no_grad():
+        for model in shifting:
+            assert model.loss_function is ForCausalLMLoss
+            out = model(ids, labels=ids)
+            torch.testing.assert_close(out.loss, ForCausalLMLoss(out.logits, ids, 16))
+        out = bart(ids, labels=ids)
+        same_position = F.cross_entropy(out.logits.view(-1, 16), ids.view(-1))
+        assert torch.equal(out.loss, same_position)
+        assert not torch.allclose(out.loss, ForCausalLMLoss(out.logits, ids, 16))
+
+
+def test_claim_a_padding_tuple_has_one_pair_per_dimension_at_most_and_negative_entries_crop():
+    """pad-basics, signature and rule (review round 1, M4): not only "an even number of entries",
+    and a padded dimension does not always grow."""
+    assert_page_says(
+        "pad-basics.md",
+        "signature",
+        en="one `(left, right)` pair per padded dimension, so an even number of entries, and no "
+        "more pairs than `input` has dimensions; a negative entry crops instead of padding",
+        zh="每个被填充的维度对应一个数对 `(左, 右)`，所以元素个数是偶数，数对的个数也不能超过 `input` "
+        "的维数；负数表示裁剪而不是填充",
+    )
+    assert_page_says(
+        "pad-basics.md",
+        "pad-tuple",
+        en="Each padded dimension becomes `size + left + right` long (a negative entry crops)",
+        zh="每个被填充的维度，长度都变为 `原长度 + 左 + 右`（负数表示裁剪）",
+    )
+    assert_page_says(
+        "pad-basics.md",
+        "summary",
+        en="Each padded dimension becomes `size + left + right` long; a negative entry crops.",
+        zh="每个被填充的维度长度变为 `原长度 + 左 + 右`，负数表示裁剪。",
+    )
+    x = torch.arange(10.0).reshape(1, 2, 5)
+    cropped = F.pad(x, (-1, -2))
+    assert cropped.shape == (1, 2, 2) and cropped.tolist() == [[[1.0, 2.0], [6.0, 7.0]]]
+    assert F.pad(torch.zeros(2, 3), (1,) * 4).shape == (4, 5)
+    with pytest.raises(RuntimeError, match="Padding length"):
+        F.pad(torch.zeros(2, 3), (1,) * 6)  # three pairs, two dimensions
+    with pytest.raises(RuntimeError, match="Padding length"):
+        F.pad(torch.zeros(2, 3), (1,) * 3)
+
+
+def test_claim_value_is_a_float_so_a_large_integer_fill_is_rounded():
+    """pad-basics, signature (review round 1, M10)."""
+    assert_page_says(
+        "pad-basics.md",
+        "signature",
+        en="It is a Python `float`, so on an integer tensor a fill too large for a `double` to "
+        "hold exactly is rounded",
+        zh="它是 Python 的 `float`，所以给整数张量填充时，`double` 无法精确表示的大整数会被舍入",
+    )
+    assert inspect.signature(F.pad).parameters["value"].annotation in ("float | None", float | None)
+    ints = torch.zeros(1, dtype=torch.int64)
+    assert F.pad(ints, (1, 0), value=2**53)[0].item() == 2**53  # a double holds it
+    assert F.pad(ints, (1, 0), value=2**53 + 1)[0].item() == 2**53  # it does not: rounded
+    assert F.pad(ints, (1, 0), value=-100)[0].item() == -100
 
 
 def test_claim_trl_masks_the_prompt_only_for_prompt_completion_data_by_default():
