@@ -12,7 +12,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from transformers.loss.loss_utils import ForCausalLMLoss
 
 from lmloss import causal_lm_loss, count_loss_tokens, shift_labels
-from lmloss.loss import _checked_inputs
+from lmloss.loss import _as_int64, _checked_inputs
 
 IGNORE = -100
 FAST = settings(derandomize=True, max_examples=60, deadline=None)
@@ -326,6 +326,57 @@ def test_labels_of_uint16_32_64_raise_a_type_error_naming_the_argument_and_the_a
 def test_labels_of_every_accepted_dtype_work(function, dtype):
     _, call = _label_takers()[function]
     call(torch.tensor([[1, 2, 3, 4]]).to(dtype))
+
+
+# Labels whose vocabulary does not fit their dtype: torch casts a Python int compared with a
+# tensor to the tensor's dtype, so 256 is 0 in uint8 and -100 is 156.
+WIDE_VOCABULARIES = [
+    (torch.uint8, 256, [1, 200, 255, 156]),
+    (torch.int8, 300, [1, 50, 127, 3]),
+    (torch.int16, 151936, [1, 25000, 32767, 3]),
+]
+
+
+@pytest.mark.parametrize(("dtype", "vocab", "ids"), WIDE_VOCABULARIES, ids=str)
+def test_narrow_labels_of_a_vocabulary_wider_than_their_dtype_give_transformers_loss(
+    dtype, vocab, ids
+):
+    from lmloss import linear_causal_lm_loss
+
+    labels = torch.tensor([ids])
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(1, 4, vocab, generator=generator)
+    expected = ForCausalLMLoss(logits, labels, vocab_size=vocab)
+    assert torch.allclose(causal_lm_loss(logits, labels.to(dtype)), expected)
+    shifted = labels if dtype == torch.uint8 else shift_labels(labels)  # -100 is not a uint8
+    expected = ForCausalLMLoss(logits, None, vocab_size=vocab, shift_labels=shifted)
+    assert torch.allclose(causal_lm_loss(logits, None, shift_labels=shifted.to(dtype)), expected)
+    hidden, weight = torch.randn(1, 4, 3, generator=generator), torch.randn(vocab, 3)
+    expected = causal_lm_loss(F.linear(hidden, weight), labels)
+    assert torch.allclose(linear_causal_lm_loss(hidden, weight, labels.to(dtype)), expected)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "vocab", "bad"),
+    [(torch.uint8, 100, 200), (torch.int8, 100, -3), (torch.int16, 300, 30000)],
+    ids=str,
+)
+def test_narrow_labels_out_of_range_still_raise_with_their_value(dtype, vocab, bad):
+    labels = torch.tensor([[1, 2, bad, 3]], dtype=dtype)
+    expected = rf"labels must be in \[0, {vocab}\) .* got {bad} at position \(0, 2\)"
+    with pytest.raises(ValueError, match=expected):
+        causal_lm_loss(torch.zeros(1, 4, vocab), labels)
+
+
+def test_count_loss_tokens_counts_a_uint8_label_of_156_which_is_minus_100_wrapped():
+    assert count_loss_tokens(torch.tensor([[0, 156, 156, 156]], dtype=torch.uint8)) == 3
+    assert count_loss_tokens(torch.tensor([[0, 156, 200, 3]], dtype=torch.uint8)) == 3
+
+
+def test_int64_labels_are_compared_without_a_copy():
+    labels = torch.arange(12).reshape(3, 4)[..., 1:]
+    assert _as_int64(labels) is labels
+    assert _as_int64(labels.to(torch.uint8)).dtype == torch.int64
 
 
 def test_the_docstrings_name_the_accepted_label_dtypes():

@@ -94,7 +94,7 @@ def count_loss_tokens(labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) ->
         3
     """
     _check_unshifted(labels, ignore_index)
-    return int((labels[..., 1:] != ignore_index).sum())
+    return int((_as_int64(labels[..., 1:]) != ignore_index).sum())
 
 
 def causal_lm_loss(
@@ -216,6 +216,12 @@ def _check_integer_dtype(tensor: torch.Tensor, name: str, holding: str) -> None:
         )
 
 
+def _as_int64(labels: torch.Tensor) -> torch.Tensor:
+    """``labels`` as int64, to compare with Python ints: torch casts the int to the tensor's
+    dtype, where it wraps (-100 is 156 in uint8, 256 is 0). int64 labels are not copied."""
+    return labels.long()
+
+
 def _check_unshifted(labels: object, ignore_index: object) -> None:
     tensor = _check_labels(labels, "labels")
     check_int("ignore_index", ignore_index)
@@ -306,7 +312,7 @@ def _check_label_values(
     vocab_from: str = "logits.shape[-1]",
 ) -> None:
     # Position 0 of unshifted labels is never a target, so its value does not matter.
-    used = targets[..., offset:]
+    used = _as_int64(targets[..., offset:])
     bad = (used != ignore_index) & ((used < 0) | (used >= vocab))
     if bool(bad.any()):
         position = [int(i) for i in bad.nonzero()[0]]
