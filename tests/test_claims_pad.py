@@ -681,32 +681,6 @@ def test_claim_value_is_a_float_so_a_large_integer_fill_is_rounded():
     assert F.pad(ints, (1, 0), value=-100)[0].item() == -100
 
 
-def test_claim_trl_masks_the_prompt_only_for_prompt_completion_data_by_default():
-    """index and glossary (提示/prompt): conversations are trained whole unless
-    assistant_only_loss=True."""
-    assert_page_says(
-        "index.md",
-        "home",
-        en="TRL does so by default only for prompt–completion data; conversations need "
-        "`assistant_only_loss=True`",
-        zh="TRL 只对“提示—补全”数据默认这样做，对话数据要设 `assistant_only_loss=True`",
-    )
-    assert_page_says(
-        "glossary.md",
-        "terms",
-        en="TRL: by default for prompt–completion data, for conversations with "
-        "`assistant_only_loss=True`",
-        zh="TRL：“提示—补全”数据默认如此，对话数据需设 `assistant_only_loss=True`",
-    )
-    from trl import SFTConfig
-
-    defaults = {name: field.default for name, field in SFTConfig.__dataclass_fields__.items()}
-    assert defaults["assistant_only_loss"] is False and defaults["completion_only_loss"] is None
-    doc = " ".join(SFTConfig.__doc__.split())
-    assert "loss is computed on the completion for [prompt-completion](#prompt-completion) " in doc
-    assert "on the full sequence for [language modeling](#language-modeling) datasets" in doc
-
-
 # --- review round 3 (pad pages): each test fails on the page's old sentence ----------------
 
 
