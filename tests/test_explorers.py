@@ -323,31 +323,44 @@ def _chat(rng: random.Random) -> str:
     return "\n\n".join(examples)
 
 
+def _turns(block: str) -> list[tuple[str, list[str]]]:
+    """The turns of one example, each ``(role, words)``; an assistant turn ends with <eos>."""
+    turns = []
+    for line in block.split("\n"):
+        header, *words = line.split()
+        role = "assistant" if header == "Assistant:" else "user"
+        turns.append((role, [header, *words, *(["<eos>"] if role == "assistant" else [])]))
+    return turns
+
+
+def _trained_turns(turns: list[tuple[str, list[str]]], train: str) -> set[int]:
+    """The indices of the turns whose response is trained: no user turn ever, and under
+    "completion" only the last assistant turn, wherever it stands in the chat."""
+    assistant = [k for k, (role, _) in enumerate(turns) if role == "assistant"]
+    return set(assistant[-1:] if train == "completion" else assistant)
+
+
 def _expected_rows(chat: str, options: dict) -> tuple[list[dict], str]:
     """The batch from lmloss.sft (and TRL's pad for left padding or a fixed length), and the
-    vocabulary as the page lists it."""
+    vocabulary as the page lists it. The loss mask is built turn by turn (a trained assistant
+    turn gives 0 for its header and 1 for the rest), not from token positions as the page does."""
     known = {"<pad>": 0, **SFT_VOCAB}
     vocab = {"<pad>": 0, "<eos>": SFT_VOCAB["<eos>"]}
     new_ids = itertools.count(max(known.values()) + 1)
     examples = []
     for block in chat.split("\n\n"):
-        tokens, mask = [], []
-        for line in block.split("\n"):
-            words = line.split()
-            assistant = words[0] == "Assistant:"
-            words += ["<eos>"] if assistant else []
-            for i, word in enumerate(words):
+        turns = _turns(block)
+        trained = _trained_turns(turns, options["train"])
+        tokens, loss_mask = [], []
+        for k, (_, words) in enumerate(turns):
+            for word in words:
                 if word not in vocab:
                     vocab[word] = known[word] if word in known else next(new_ids)
-                tokens.append(word)
-                mask.append("assistant" if assistant and i else "header" if assistant else "user")
-        if options["train"] == "all":
-            loss_mask = [1] * len(tokens)
-        elif options["train"] == "assistant":
-            loss_mask = [int(kind == "assistant") for kind in mask]
-        else:
-            start = len(mask) - mask[::-1].index("header") if "header" in mask else len(mask)
-            loss_mask = [int(i >= start) for i in range(len(mask))]
+            tokens += words
+            if options["train"] == "all":
+                loss_mask += [1] * len(words)
+            else:
+                loss_mask += [0] + [int(k in trained)] * (len(words) - 1)
         ids = [vocab[t] for t in tokens]
         examples.append({"input_ids": ids, "labels": labels_from_mask(ids, loss_mask)})
     pad_id = vocab["<eos>" if options["eos"] == "1" else "<pad>"]
@@ -411,8 +424,14 @@ def test_label_explorer_matches_lmloss_sft_on_random_conversations(tab, server):
     tab.goto(server + "/explore/labels/")
     shown = tab.evaluate(READ_LABELS, cases)
     seen = set()
+    user_after_last_response = 0
     for case, page in zip(cases, shown):
         expected, vocab = _expected_rows(case["chat"], case)
+        for block in case["chat"].split("\n\n"):
+            roles = [role for role, _ in _turns(block)]
+            user_after_last_response += (
+                case["train"] == "completion" and "assistant" in roles and roles[-1] == "user"
+            )
         got = [
             {
                 "ids": r["ids"],
@@ -431,6 +450,7 @@ def test_label_explorer_matches_lmloss_sft_on_random_conversations(tab, server):
             total += sum(y != -100 for y in row["shifted"])
         assert page["items"] == total, case
     assert seen == {"prompt", "response", "pad", "lost"}
+    assert user_after_last_response >= 5  # a user turn after the last response is not trained
     assert tab.problems == []
 
 
@@ -443,6 +463,13 @@ def test_label_explorer_shows_the_eos_trap_from_its_url(tab, server):
     assert tab.locator("[data-testid=eos-lost]").count() == 0
     assert int(tab.locator("[data-testid=num-items]").text_content()) == by_id + 2
     assert "byid=0" in tab.url
+    # A literal <pad> in a response, masked by id while the padding token is <pad>: a target
+    # is lost, but no EOS, so the page does not say the model never learns to stop.
+    chat = "User: hi\nAssistant: ok <pad> ."
+    tab.goto(server + "/en/explore/labels/?" + urlencode({"chat": chat, "eos": "0", "byid": "1"}))
+    kinds = [c.get_attribute("data-kind") for c in tab.locator("[data-row=tokens]").all()]
+    assert kinds == ["prompt", "prompt", "prompt", "response", "lost", "response", "response"]
+    assert tab.locator("[data-testid=eos-lost]").count() == 0
     assert tab.problems == []
 
 

@@ -43,13 +43,13 @@ var LabelRules = (function () {
   }
 
   // 1 where the token is a target: everything ("all"), the last assistant turn ("completion",
-  // the prompt masked), or every assistant turn ("assistant").
+  // the prompt masked), or every assistant turn ("assistant"). A user turn after the last
+  // assistant turn is no response, so "completion" leaves it out too.
   function lossMask(example, train) {
     var turns = example.turns;
     if (train === "all") return turns.map(function () { return 1; });
-    if (train === "assistant") return turns.map(function (t) { return t === "assistant" ? 1 : 0; });
-    var start = turns.lastIndexOf("header") + 1;
-    return turns.map(function (t, i) { return start > 0 && i >= start ? 1 : 0; });
+    var lastHeader = train === "completion" ? turns.lastIndexOf("header") : -1;
+    return turns.map(function (t, i) { return t === "assistant" && i > lastHeader ? 1 : 0; });
   }
 
   function labelsFromMask(ids, mask) {
@@ -67,7 +67,8 @@ var LabelRules = (function () {
     if (!examples.length) return { error: "empty", vocab: tokenized.vocab };
     var padToken = options.padIsEos ? "<eos>" : "<pad>";
     var padId = tokenized.vocab.get(padToken);
-    var rows, lost = 0;
+    var eosId = tokenized.vocab.get("<eos>");
+    var rows, eosLost = 0;
     if (options.pack) {
       var row = { tokens: [], input_ids: [], labels: [], position_ids: [], attention_mask: [] };
       examples.forEach(function (example) {
@@ -103,7 +104,9 @@ var LabelRules = (function () {
             if (y !== IGNORE) result.lostAt.push(i);
             return IGNORE;
           });
-          lost += result.lostAt.length;
+          // The warning is about learning to stop: a literal <pad> typed in a response and masked
+          // here is drawn as lost, but it is no EOS.
+          eosLost += result.lostAt.filter(function (i) { return result.input_ids[i] === eosId; }).length;
         }
         return result;
       });
@@ -119,7 +122,7 @@ var LabelRules = (function () {
       });
       numItems += r.shifted.filter(function (y) { return y !== IGNORE; }).length;
     });
-    return { rows: rows, numItems: numItems, vocab: tokenized.vocab, padId: padId, lost: lost };
+    return { rows: rows, numItems: numItems, vocab: tokenized.vocab, padId: padId, eosLost: eosLost };
   }
 
   return { IGNORE: IGNORE, tokenize: tokenize, batch: batch };

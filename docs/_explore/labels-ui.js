@@ -176,9 +176,9 @@
       items.appendChild(node("code", {}, ui.numItems + " = "));
       items.appendChild(node("strong", { "data-testid": "num-items" }, String(result.numItems)));
       output.appendChild(items);
-      if (result.lost) {
+      if (result.eosLost) {
         output.appendChild(node("p", { "data-testid": "eos-lost", "class": "lx-note" },
-          ui.eosLost[result.lost === 1 ? 0 : 1].replace("{n}", String(result.lost)) + ui.eosWhy));
+          ui.eosLost[result.eosLost === 1 ? 0 : 1].replace("{n}", String(result.eosLost)) + ui.eosWhy));
       }
       result.rows.forEach(function (row, n) {
         output.appendChild(table(ui.row.replace("{n}", String(n)), row));
