@@ -24,7 +24,9 @@ WORDS = ("system user assistant add two and three it is five thanks sure "
 def tokenizer_for(name: str) -> PreTrainedTokenizerFast:
     """A byte-level BPE, trained offline, for TRL's template `name`."""
     # Special tokens: the template's control tokens and its training's.
-    text = template(name) + template(f"{name}_training")
+    training = TEMPLATES / f"{name}_training.jinja"
+    text = template(name) + (training.read_text(encoding="utf-8")
+                             if training.exists() else "")
     specials = sorted(set(CONTROL.findall(text)) | {"<bos>", "<eos>"})
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -177,14 +179,23 @@ def cell(value) -> str:
     return {True: "✓", False: "✗", None: "-"}[value]
 
 
+def markers(row) -> str:
+    """Where the template's {% generation %} markers come from."""
+    if row.generation_markers:
+        return "own"
+    return "training" if row.training_version else "none"
+
+
+EARLIER = {"kept": "kept", "dropped": "dropped", "never written": "-"}
 rows = template_behaviours()
-print("template               markers training multi reason tools "
-      "earlier reasoning")
+print("template               markers  earlier")
 for row in rows:
-    print(f"{row.name:23}{cell(row.generation_markers):8}"
-          f"{cell(row.training_version is not None):9}"
-          f"{cell(row.multi_turn):6}{cell(row.reasoning):7}"
-          f"{cell(row.tool_calls):6}{row.earlier_reasoning}")
+    print(f"{row.name:23}{markers(row):9}"
+          f"{EARLIER[row.earlier_reasoning]}")
+print("\ntemplate               multi reason tools")
+for row in rows:
+    print(f"{row.name:23}{cell(row.multi_turn):6}"
+          f"{cell(row.reasoning):7}{cell(row.tool_calls)}")
 # --8<-- [end:table]
 
 # --8<-- [start:multi_turn]
@@ -196,6 +207,11 @@ for turns in ("all", "last"):
             print(f"{turns:4} {name:7} {runs(tok, result)}")
         except NotPrefixPreservingError as error:
             print(f"{turns:4} {name:7} raises at messages[{error.index}]")
+# Data without reasoning: the empty block moves into the prompt.
+no_think = {"enable_thinking": False}
+result = assistant_mask(qwen3, chat, turns="last",
+                        chat_template_kwargs=no_think)
+print(f"last qwen3, {no_think}: {runs(qwen3, result)}")
 # --8<-- [end:multi_turn]
 
 # --8<-- [start:reasoning]
@@ -234,6 +250,12 @@ print(qwen.apply_chat_template(with_tools, tokenize=False)
       .split("<|im_start|>user\n", 1)[1], end="")
 tool_mask = assistant_mask(qwen, with_tools)
 print(f"trained: {runs(qwen, tool_mask)}")
+# Qwen3 keeps the reasoning of each step after the last user message.
+agent = [with_tools[0],
+         {**with_tools[1], "reasoning_content": "need the tool"},
+         with_tools[2],
+         {**with_tools[3], "reasoning_content": "it said sunny"}]
+print(f"qwen3, every turn: {runs(qwen3, assistant_mask(qwen3, agent))}")
 # --8<-- [end:tools]
 
 # --8<-- [start:pitfalls]
@@ -245,7 +267,9 @@ def check(tok, ids, mask, messages, end="<|im_end|>") -> list[str]:
         failed.append("nothing trained")
     if any(not run.rstrip("\n").endswith(end) for run in runs):
         failed.append(f"a trained run does not end with {end}")
-    if any("<think>\n\n</think>" in run for run in runs):
+    # Empty, or opened by the prompt and closed at once.
+    if any(re.search(r"<think>\s*</think>|^\s*</think>", run)
+           for run in runs):
         failed.append("an empty think block is trained")
     results = [m["content"] for m in messages if m["role"] == "tool"]
     if any(result in run for run in runs for result in results):
@@ -263,6 +287,7 @@ truncated = qwen.apply_chat_template(
     chat, chat_template=template("qwen2_5_training"), return_dict=True,
     return_assistant_tokens_mask=True, truncation=True,
     max_length=len(ids) - 2)
+qwen3_8_prefix = assistant_mask(qwen3_8, chat)
 no_reasoning = qwen3.apply_chat_template(
     chat, chat_template=template("qwen3_training"), return_dict=True,
     return_assistant_tokens_mask=True)
@@ -276,10 +301,78 @@ cases = {
                   truncated["assistant_masks"], chat),
     "qwen3_training": (qwen3, no_reasoning["input_ids"],
                        no_reasoning["assistant_masks"], chat),
+    "qwen3_8 prefix": (qwen3_8, qwen3_8_prefix.input_ids,
+                       qwen3_8_prefix.assistant_masks, chat),
 }
 for name, case in cases.items():
     print(f"{name}: {'; '.join(check(*case))}")
 # --8<-- [end:pitfalls]
+
+# --8<-- [start:recipes]
+def per_turn(messages) -> list[list[dict]]:
+    """One example per assistant message, ending with it."""
+    return [messages[:i + 1] for i, message in enumerate(messages)
+            if message["role"] == "assistant"]
+
+
+for example in per_turn(reasoned):  # Qwen3, reasoning in the data
+    result = assistant_mask(qwen3, example, turns="last")
+    print(f"qwen3, example {len(example) // 2}: {runs(qwen3, result)}")
+# DeepSeek-R1: the reasoning is written inline, in the content.
+r1 = tokenizer_for("deepseek_r1_distill")
+inline = [chat[0], {"role": "assistant", "content":
+                    "<think>\ntwo plus three\n</think>\n\nit is five"}]
+print(f"r1: {r1.apply_chat_template(inline, tokenize=False)!r}")
+r1_training = template("deepseek_r1_distill_training")
+marked = r1.apply_chat_template(
+    inline, chat_template=r1_training, return_dict=True,
+    return_assistant_tokens_mask=True)
+print(f"r1_training markers: "
+      f"{trained(r1, marked['input_ids'], marked['assistant_masks'])}")
+result = assistant_mask(r1, inline, method="prefix",
+                        chat_template=r1_training)
+print(f"r1_training, prefix: {runs(r1, result)}")
+# --8<-- [end:recipes]
+
+# --8<-- [start:trainer]
+import tempfile
+
+from datasets import Dataset
+from transformers import LlamaConfig, LlamaForCausalLM
+from trl import SFTConfig, SFTTrainer
+
+from lmloss.sft import labels_from_mask
+
+llama = tokenizer_for("llama3_1")
+
+
+def tiny_trainer(dataset, **options) -> SFTTrainer:
+    """SFTTrainer on a one-layer Llama with random weights."""
+    model = LlamaForCausalLM(LlamaConfig(
+        vocab_size=len(llama), hidden_size=16, intermediate_size=32,
+        num_hidden_layers=1, num_attention_heads=2))
+    args = SFTConfig(output_dir=tempfile.mkdtemp(), report_to="none",
+                     use_cpu=True, activation_checkpointing=False,
+                     **options)
+    return SFTTrainer(model=model, args=args, processing_class=llama,
+                      train_dataset=dataset)
+
+
+try:
+    tiny_trainer(Dataset.from_list([{"messages": chat}]),
+                 assistant_only_loss=True)
+except ValueError as error:
+    print(f"assistant_only_loss=True: {str(error)[:52]}...")
+# Our mask instead: TRL builds the labels from assistant_masks.
+mask = assistant_mask(llama, chat)
+dataset = Dataset.from_list([{"input_ids": mask.input_ids,
+                              "assistant_masks": mask.assistant_masks}])
+labels = tiny_trainer(dataset).train_dataset[0]["labels"]
+kept = [label != -100 for label in labels]
+print(f"trained: {trained(llama, mask.input_ids, kept)}")
+ours = labels_from_mask(mask.input_ids, mask.assistant_masks)
+print(f"same as labels_from_mask: {labels == ours.tolist()}")
+# --8<-- [end:trainer]
 
 # --8<-- [start:quiz]
 training_mask = assistant_mask(

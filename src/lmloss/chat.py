@@ -1,7 +1,7 @@
 """Which tokens of a chat are the assistant's, for any chat template; what TRL's templates do.
 
-Where prefix rendering needs a prefix-preserving template and the template is not, the helpers
-raise ``NotPrefixPreservingError`` rather than mark the wrong tokens.
+Prefix rendering needs a prefix-preserving template whose generation prompt starts the assistant
+turn; where either fails, the helpers raise ``NotPrefixPreservingError``, never a wrong mask.
 """
 
 from __future__ import annotations
@@ -73,21 +73,21 @@ def assistant_mask(
     included). A token overlapping a marked character is marked, as transformers marks it.
 
     Args:
-        tokenizer: A fast transformers tokenizer (marks go through character offsets).
+        tokenizer: A fast transformers tokenizer (for character offsets).
         messages: The conversation, as ``apply_chat_template`` takes it.
         method: ``"generation"``, ``"prefix"`` or ``"auto"``.
         turns: ``"all"`` assistant messages, or the ``"last"`` one only.
-        tools: Tool schemas for the template.
+        tools: Tool schemas.
         chat_template: A template instead of the tokenizer's.
         chat_template_kwargs: Template variables (``preserve_thinking``...).
 
     Returns:
-        An ``AssistantTokens``: ``input_ids``, ``assistant_masks`` and the ``method`` used.
+        An ``AssistantTokens``.
 
     Raises:
         TypeError: If an argument has the wrong type.
         ValueError: If an argument is wrong, or the markers are missing or mark nothing;
-            ``NotPrefixPreservingError`` (naming ``messages[i]``) where prefixes change.
+            ``NotPrefixPreservingError`` (naming ``messages[i]``) where prefix rendering fails.
 
     Examples:
         >>> from tokenizers import Tokenizer, models, pre_tokenizers as pre
@@ -158,6 +158,7 @@ def assistant_mask(
             counted[0],
             f"messages[:{counted[0]}]",
             "the whole conversation",
+            _NOT_PRESERVING,
         )
         ends = [end for _, end in encoded.encodings[0].offsets]
         mask = [flag if end > len(before) else 0 for flag, end in zip(mask, ends, strict=True)]
@@ -170,7 +171,8 @@ def assistant_mask(
 
 
 class NotPrefixPreservingError(ValueError):
-    """The template renders ``messages[:index + 1]`` differently once more messages follow."""
+    """The template renders ``messages[:index + 1]`` differently once more messages follow, or
+    its generation prompt does not start the assistant turn."""
 
     def __init__(self, message: str, index: int) -> None:
         super().__init__(message)
@@ -200,8 +202,11 @@ def _prefix_spans(
             i,
             f"messages[:{i}] with add_generation_prompt=True",
             f"messages[:{i + 1}]",
+            "the generation prompt is not the start of the turn",
         )
-        _check_prefix(full, turn, i, f"messages[:{i + 1}]", "the whole conversation")
+        _check_prefix(
+            full, turn, i, f"messages[:{i + 1}]", "the whole conversation", _NOT_PRESERVING
+        )
         if len(turn) == len(prompt):
             raise ValueError(
                 f"messages[{i}] (assistant) renders no text after the generation prompt: the "
@@ -211,12 +216,17 @@ def _prefix_spans(
     return spans
 
 
-def _check_prefix(text: str, prefix: str, index: int, prefix_name: str, text_name: str) -> None:
+_NOT_PRESERVING = "the chat template is not prefix-preserving"
+
+
+def _check_prefix(
+    text: str, prefix: str, index: int, prefix_name: str, text_name: str, problem: str
+) -> None:
     if text.startswith(prefix):
         return
     at = len(os.path.commonprefix([prefix, text]))
     raise NotPrefixPreservingError(
-        f"the chat template is not prefix-preserving at messages[{index}] (assistant): "
+        f"{problem} at messages[{index}] (assistant): "
         f"{text_name} does not start with {prefix_name}; from character {at}, {prefix_name} "
         f"has {prefix[at : at + 40]!r}, {text_name} has {text[at : at + 40]!r}",
         index,
@@ -287,8 +297,8 @@ class TemplateBehaviour:
     """What one chat template does on the probe conversations.
 
     A prefix column is ``True`` where ``assistant_mask(method="prefix")`` finds every assistant
-    turn of its probe, ``False`` where the template is not prefix-preserving on it, ``None``
-    where the template cannot render the probe whole.
+    turn of its probe, ``False`` where it raises ``NotPrefixPreservingError``, ``None`` where
+    the template cannot render the probe whole.
 
     The probes (``multi_turn``, ``reasoning``, ``tool_calls``): user, assistant, user,
     assistant; the same with ``reasoning_content``; user, assistant tool call, tool result,
