@@ -117,6 +117,18 @@ def test_chinese_pages_use_the_glossary_terms(path):
     assert not used, f"{_name(path)} uses {used} (avoided → glossary term)"
 
 
+def test_the_glossary_uses_its_own_terms_outside_the_avoid_column():
+    """Its notes too, not only the pages: a quoted “…” mention of what not to write is no use."""
+    text = re.sub(r"“[^”]*”", "", _text(ZH / "glossary.md"))
+    # a table row without its last cell, the avoid column
+    kept_text = "\n".join(
+        row.rstrip().rstrip("|").rsplit("|", 1)[0] if row.startswith("|") else row
+        for row in text.splitlines()
+    )
+    used = {term: preferred for term, preferred in _avoided_terms().items() if term in kept_text}
+    assert not used, f"glossary.md uses {used} (avoided → glossary term)"
+
+
 def test_the_glossary_check_reads_the_snippets_chinese():
     assert SNIPPETS_ZH / "sft.toml" in CHINESE_TEXTS
     assert "上转" in _avoided_terms() and "小批次" in _avoided_terms()
