@@ -190,10 +190,10 @@ def test_claim_torch_has_no_less_than_for_uint16_32_64_so_causal_lm_loss_rejects
     assert_page_says(
         "loss.md",
         "int32-labels",
-        en="`lmloss.causal_lm_loss` accepts int64, int32, int16, int8 and uint8 labels. torch has "
+        en="torch has "
         "no `<` for uint16, uint32 and uint64, so for those it raises a `TypeError` that lists the "
         "dtypes it accepts and says to convert with `.long()`",
-        zh="`lmloss.causal_lm_loss` 接受 int64、int32、int16、int8 和 uint8 的标签。torch 没有为 "
+        zh="torch 没有为 "
         "uint16、uint32 和 uint64 实现 `<`，遇到这三种类型，它抛出 `TypeError`，"
         "信息里列出它接受的类型，并提示用 `.long()` 转换",
     )
@@ -256,11 +256,12 @@ def test_claim_a_non_contiguous_shift_labels_fails_in_ForCausalLMLoss():
         "non-contiguous-shift-labels",
         en="gets the error of [the `.contiguous()` step](#contiguous) where the tensor reaches the "
         "loss as the collator left it: on the CPU, where the Trainer's `.to(device)` returns the "
-        "tensor itself, or when the collator builds it on the GPU. A copy to another device comes "
-        "out contiguous, so on a GPU the Trainer's copy hides the mistake",
+        "tensor itself, or when the collator builds it on the GPU. Copied to another device, a "
+        "slice with gaps like this one comes out contiguous, so on a GPU the Trainer's copy "
+        "hides the mistake",
         zh="张量原样到达损失函数时，就会遇到 [`.contiguous()` 那一步](#contiguous)的报错：在 CPU 上，"
         "Trainer 的 `.to(device)` 直接返回原张量；或者数据整理器直接在 GPU 上构造它。"
-        "复制到另一个设备得到的是连续张量，所以在 GPU 上，Trainer 的复制把这个错误藏了起来",
+        "像这样中间有空隙的切片，复制到另一个设备后是连续的，所以在 GPU 上，Trainer 的复制把这个错误藏了起来",
     )
     logits, labels = _batch()
     sliced = F.pad(labels, (0, 1), value=IGNORE)[..., 1:]
@@ -268,7 +269,9 @@ def test_claim_a_non_contiguous_shift_labels_fails_in_ForCausalLMLoss():
         ForCausalLMLoss(logits, None, vocab_size=11, shift_labels=sliced)
     ForCausalLMLoss(logits, None, vocab_size=11, shift_labels=sliced.contiguous())
     assert sliced.to("cpu") is sliced  # no copy: still not contiguous
-    assert sliced.to("meta").is_contiguous()  # a copy to another device: contiguous
+    assert sliced.to("meta").is_contiguous()  # a slice with gaps, copied: contiguous
+    dense = torch.zeros(6, 2).T  # no gaps, transposed: a copy keeps its strides
+    assert not dense.is_contiguous() and not dense.to("meta").is_contiguous()
     from transformers import Trainer, TrainingArguments
 
     with tempfile.TemporaryDirectory() as folder:
@@ -370,7 +373,7 @@ def test_claim_the_Trainer_adds_a_steps_average_in_place_of_a_nan_loss_by_defaul
         en="it adds the average loss per optimizer step since the last log in its place: a "
         "step's worth rather than a micro-batch's, so with gradient accumulation that logged "
         "loss comes out somewhat high",
-        zh="它用上次记录以来每个优化步的平均损失顶替这个 `nan`：顶替的是一整步的量，而不是一个微批次的量，"
+        zh="它用上次记录以来每个优化步的平均损失顶替这个 `nan`。顶替的是一整步的量，而不是一个微批次的量，"
         "所以有梯度累积时，这次记录的损失会偏高一些",
     )
 
@@ -526,15 +529,20 @@ class _LogitsOnly(_ListedArguments):
 
 
 def test_claim_with_a_compute_loss_func_the_Trainer_counts_and_hands_the_count_to_it():
-    """loss.md #accumulation item 2: the count goes to compute_loss_func, not to forward."""
+    """loss.md #accumulation item 2: the count goes to compute_loss_func."""
     from transformers import Trainer, TrainingArguments
 
     assert_page_says(
         "loss.md",
         "accumulation",
-        en="only if `model_accepts_loss_kwargs` is true (given a `compute_loss_func`, it counts "
-        "too, but hands the count to that function)",
-        zh="条件是 `model_accepts_loss_kwargs` 为真（传了 `compute_loss_func` 时也会统计，但交给该函数）",
+        en="only if `model_accepts_loss_kwargs` is true: the model has an",
+        zh="条件是 `model_accepts_loss_kwargs` 为真。",
+    )
+    assert_page_says(
+        "loss.md",
+        "accumulation",
+        en="A `compute_loss_func` also gets the count.",
+        zh="传了 `compute_loss_func` 时，该函数也会收到这个目标数。",
     )
     handed = []
 
@@ -553,12 +561,55 @@ def test_claim_with_a_compute_loss_func_the_Trainer_counts_and_hands_the_count_t
 
 
 def test_claim_a_forward_that_takes_kwargs_but_ignores_the_count_gets_its_mean_undivided():
+    """The table's second row; the behaviour is checked by the test of the condition above."""
     assert_page_says(
         "loss.md",
         "accumulation",
-        en="does not hand `num_items_in_batch` to its loss gets each micro-batch's mean, not divided",
-        zh="没有把 `num_items_in_batch` 交给损失",
+        en="| `forward` takes `**kwargs` but does not hand the count to its loss | passed to "
+        "`forward`, unused | its own mean | no | the sum of the means: too large by the number "
+        "of accumulation steps |",
+        zh="| `forward` 接收 `**kwargs`，却没有把目标数交给损失 | 传给 `forward`，但没有用上 | "
+        "各自的平均值 | 否 | 平均值之和：大了累积步数那么多倍 |",
     )
+
+
+def test_claim_with_a_compute_loss_func_forward_gets_the_count_too_and_nothing_is_divided():
+    """M5: a compute_loss_func does not take the count away from a forward that accepts it."""
+    from transformers import Trainer, TrainingArguments
+
+    assert_page_says(
+        "loss.md",
+        "accumulation",
+        en="| a `compute_loss_func` is given | passed to the function, and to `forward` too if the "
+        "model takes loss keyword arguments | what the function returns | no |",
+        zh="| 传了 `compute_loss_func` | 传给该函数；模型接收损失相关的关键字参数时，也传给 `forward` | "
+        "该函数的返回值 | 否 |",
+    )
+    handed = []
+
+    def loss_func(outputs, labels, num_items_in_batch=None):
+        handed.append(num_items_in_batch)
+        return ForCausalLMLoss(outputs["logits"], labels, 8, num_items_in_batch)
+
+    class LogitsTakesKwargs(_ListedArguments):
+        def forward(self, input_ids, **kwargs):
+            self.seen.append(kwargs)
+            return {"logits": self.embed(input_ids)}
+
+    with tempfile.TemporaryDirectory() as folder:
+        args = TrainingArguments(
+            output_dir=folder, report_to=[], use_cpu=True, gradient_accumulation_steps=2
+        )
+        model = LogitsTakesKwargs()
+        trainer = Trainer(model=model, args=args, compute_loss_func=loss_func)
+        trainer.current_gradient_accumulation_steps = 2
+        assert trainer.model_accepts_loss_kwargs is True
+        count = trainer._get_num_items_in_batch([_MICRO, _MICRO], torch.device("cpu"))
+        step = trainer.training_step(trainer.model, dict(_MICRO), count)
+    assert handed == [count] and model.seen[-1] == {"num_items_in_batch": count}
+    logits = model.embed(_MICRO["input_ids"])
+    expected = ForCausalLMLoss(logits, _MICRO["labels"], 8, count).detach()
+    torch.testing.assert_close(step, expected)  # the function's loss, not halved
 
 
 @pytest.mark.parametrize("declared", [True, False])
@@ -645,6 +696,16 @@ def test_claim_the_history_tables_last_row_is_the_pinned_transformers():
 
 
 def test_claim_only_4_49_0_is_the_seeds_code_and_the_seed_has_its_two_lines():
+    """M8: labels.to and the comment alone also match 4.48.3; F.pad with them is 4.49.0's."""
+    assert_page_says(
+        "loss.md",
+        "for-causal-lm-loss",
+        en="with `labels = labels.to(logits.device)` right after the upcast, `nn.functional.pad` "
+        "shifting the labels and the comment `# Enable model parallelism`, you met an older "
+        "release of it",
+        zh="在升为 float32 之后紧跟着 `labels = labels.to(logits.device)`，用 `nn.functional.pad` "
+        "移位标签，并带有 `# Enable model parallelism` 注释，那你见到的是它的旧版本",
+    )
     history = _verify_history()
     rows = {
         r.split()[0]: r.split() for r in history.TABLE.read_text(encoding="utf-8").splitlines()[2:]
@@ -655,6 +716,10 @@ def test_claim_only_4_49_0_is_the_seeds_code_and_the_seed_has_its_two_lines():
     lines = [line.strip() for line in seed.splitlines()]
     upcast = lines.index("logits = logits.float()")
     assert lines[upcast + 1] == "labels = labels.to(logits.device)"  # right after the upcast
+    assert "labels = nn.functional.pad(labels, (0, 1), value=ignore_index)" in lines
+    # the table: 4.48.3 and before slice the logits, 4.49.0 alone pads without shift_labels=
+    pads_only = [r for r, cells in rows.items() if cells[1:4] == ["no", "yes", "no"]]
+    assert pads_only == ["4.49.0"]
 
 
 def test_claim_the_lines_quoted_in_text_blocks_are_in_the_pinned_ForCausalLMLoss():
@@ -721,3 +786,115 @@ def test_claim_the_count_is_summed_over_processes_under_average_tokens_across_de
     source = inspect.getsource(Trainer._get_num_items_in_batch)
     assert "if self.args.average_tokens_across_devices:" in source
     assert "self.accelerator.gather(num_items_in_batch.to(device)).sum()" in source
+
+
+def test_claim_the_old_logit_slice_copies_for_several_rows_and_nothing_for_one_row():
+    """W2: with B = 1, logits[..., :-1, :] is already contiguous; .contiguous() copies nothing."""
+    assert_page_says(
+        "loss.md",
+        "history",
+        en="but for a batch of several rows the old slice is a copy of almost all of the logits",
+        zh="但批次有多行时，旧的切片几乎复制了整份 logits",
+    )
+    assert_page_says(
+        "loss.md",
+        "history",
+        en="With one row the slice is already contiguous, as the labels are in "
+        "[Step 3](#contiguous), and the old path copies nothing either.",
+        zh="只有一行时，切片本来就是连续的（和[第 3 步](#contiguous)里的标签一样），旧做法也不复制任何数据。",
+    )
+    for batch, copies in ((1, False), (2, True)):
+        logits = torch.randn(batch, 6, 11)
+        old = logits[..., :-1, :].contiguous()
+        assert (old.data_ptr() != logits.data_ptr()) is copies
+
+
+def test_claim_causal_lm_loss_takes_narrow_labels_whatever_the_vocabulary_size():
+    """W1: uint8 ids of a byte-level vocabulary (V = 256), compared in int64."""
+    from lmloss import causal_lm_loss
+
+    assert_page_says(
+        "loss.md",
+        "int32-labels",
+        en="`lmloss.causal_lm_loss` accepts int64, int32, int16, int8 and uint8 labels, whatever "
+        "the vocabulary size (it compares them with `-100` and `V` in int64)",
+        zh="`lmloss.causal_lm_loss` 接受 int64、int32、int16、int8 和 uint8 的标签，词表多大都可以"
+        "（它用 int64 把标签和 `-100`、`V` 比较）",
+    )
+    assert torch.tensor([200], dtype=torch.uint8) >= 300  # why: 300 wraps to 44 in uint8
+    logits = torch.randn(1, 4, 256)
+    labels = torch.tensor([[1, 200, 156, 255]])
+    expected = ForCausalLMLoss(logits, labels, vocab_size=256)
+    torch.testing.assert_close(causal_lm_loss(logits, labels.to(torch.uint8)), expected)
+    logits = torch.randn(1, 4, 300)
+    labels = torch.tensor([[1, 50, 127, 3]])
+    expected = ForCausalLMLoss(logits, labels, vocab_size=300)
+    torch.testing.assert_close(causal_lm_loss(logits, labels.to(torch.int8)), expected)
+
+
+def test_claim_ForCausalLMLoss_fails_on_uint8_labels_even_with_none_ignored():
+    """M6: the pad with -100 fails first; only shift_labels= may be uint8."""
+    assert_page_says(
+        "loss.md",
+        "int32-labels",
+        en="But `ForCausalLMLoss` pads the labels with `-100`, which uint8 cannot hold, so it fails "
+        "on uint8 labels even when none is ignored; only `shift_labels=` can be uint8.",
+        zh="但 `ForCausalLMLoss` 要用 `-100` 填充标签，而 uint8 存不下 `-100`，所以即使没有被忽略的位置，"
+        "uint8 标签也会出错；只有 `shift_labels=` 可以是 uint8。",
+    )
+    logits, labels = _batch()
+    unmasked = labels.clamp(min=0)
+    with pytest.raises(RuntimeError, match="cannot be converted to type uint8_t"):
+        ForCausalLMLoss(logits, unmasked.to(torch.uint8), vocab_size=11)
+    shifted = F.pad(unmasked, (0, 1), value=0)[..., 1:].contiguous()
+    torch.testing.assert_close(
+        ForCausalLMLoss(logits, None, vocab_size=11, shift_labels=shifted.to(torch.uint8)),
+        ForCausalLMLoss(logits, None, vocab_size=11, shift_labels=shifted),
+    )
+
+
+def test_claim_the_count_divides_the_backpropagated_loss_so_the_gradients_scale_with_it():
+    """M7: the count of 5.10.1 changes the gradient, not only the logged loss."""
+    assert_page_says(
+        "loss.md",
+        "accumulation",
+        en="When you upgrade past 5.10.1, the loss of the same run changes slightly",
+        zh="所以升级跨过 5.10.1 后，只要位置 0 上是词元（比如预训练数据的行），同一次训练的损失就会略有不同",
+    )
+    assert_page_says(
+        "loss.md",
+        "accumulation",
+        en="This is the loss that is backpropagated, not only the logged one: the gradients scale "
+        "with it.",
+        zh="变的是反向传播的那个损失，不只是记录下来的数值：梯度也随之按比例变化。",
+    )
+    logits, labels = _batch()
+    labels = labels.clamp(min=0)  # pretraining rows: a token at position 0
+    grads = []
+    for count in (labels.numel(), labels[..., 1:].numel()):  # 4.46.2-5.9.0, then 5.10.1
+        leaf = logits.clone().requires_grad_()
+        ForCausalLMLoss(leaf, labels, vocab_size=11, num_items_in_batch=count).backward()
+        grads.append(leaf.grad)
+    torch.testing.assert_close(grads[0] * labels.numel(), grads[1] * labels[..., 1:].numel())
+
+
+def test_claim_both_history_tables_name_the_excerpt_column_and_no_page_claims_most_posts():
+    """zh/en mismatch: the column is 'equal to the old excerpt' in both languages; the zh page
+    no longer says that most articles quote it, which nothing here can check."""
+    history = _verify_history()
+    assert history.HEADERS["en"][0][4] + history.HEADERS["en"][1][4] == "= oldexcerpt"
+    assert history.HEADERS["zh"][0][4] + history.HEADERS["zh"][1][4] == "= 旧摘录"
+    zh_table = history.TABLES["zh"].read_text(encoding="utf-8")
+    assert zh_table == history.render(
+        history.recorded_cells(history.TABLES["en"].read_text(encoding="utf-8")), "zh"
+    )
+    assert_page_says(
+        "loss.md",
+        "history",
+        en='"= old excerpt" says whether `ForCausalLMLoss` is, character for character, the older '
+        "version described [above](#for-causal-lm-loss)",
+        zh="“= 旧摘录”一列表示该版本的 `ForCausalLMLoss` 是否与[上文](#for-causal-lm-loss)所说的旧版本",
+    )
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        assert "多数文章" not in text and "常被引用" not in text and "most posts" not in text

@@ -51,8 +51,8 @@ HEADERS = {
         ("", "logits", "labels", "labels=", "excerpt", "counts -100 over"),
     ),
     "zh": (
-        ("版本", "切片", "填充", "shift_", "常被引用", "num_items_in_batch"),
-        ("", "logits", "标签", "labels=", "的版本", "数的是哪些标签"),
+        ("版本", "切片", "填充", "shift_", "= 旧", "num_items_in_batch"),
+        ("", "logits", "标签", "labels=", "摘录", "数的是哪些标签"),
     ),
 }
 # The Chinese of each cell text that is not code or a version.
