@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import inspect
 import pkgutil
 import re
 import unicodedata
@@ -188,3 +189,45 @@ def test_the_returns_check_finds_explain_pads_split_description():
     second ``str`` item."""
     options = {**_python_handler_options(), "docstring_options": {}}
     assert "lmloss.explain_pad" in split_returns(options)
+
+
+# --- every public function is introduced in the page's language --------------------------------
+
+_INTRO = {"en": "`{name}`:", "zh": "`{name}`："}
+
+
+def functions_without_a_paragraph(api_page: str, lang: str) -> list[str]:
+    """Public functions (not classes or modules) that no paragraph or list item of the page
+    introduces (``\\`name\\`:`` at its start) in the text just before the entry showing them:
+    the docstrings are English on both pages, so this paragraph says what the function does
+    and when to use it."""
+    parts = _ENTRY.split(api_page)  # prose, entry, prose, entry, ...
+    introduced: dict[int, str] = {}
+    for prose, entry in zip(parts[::2], parts[1::2], strict=False):
+        for obj in documented(f"::: {entry}\n"):
+            introduced.setdefault(id(obj), prose)
+    missing = []
+    for dotted in public_names():
+        obj = _resolve(dotted)
+        if not inspect.isfunction(obj):
+            continue
+        intro = _INTRO[lang].format(name=dotted.rpartition(".")[2])
+        prose = introduced.get(id(obj), "")
+        if not re.search(rf"^(?:- )?{re.escape(intro)}", prose, re.M):
+            missing.append(dotted)
+    return missing
+
+
+@pytest.mark.parametrize("lang", sorted(LANGUAGES))
+def test_every_public_function_has_its_paragraph_before_its_entry(lang):
+    page = (LANGUAGES[lang] / "api.md").read_text(encoding="utf-8")
+    assert functions_without_a_paragraph(page, lang) == []
+
+
+def test_the_paragraph_check_finds_a_function_with_none():
+    page = "`pad_shape`: computes a shape.\n\n::: lmloss.pad_shape\n\n::: lmloss.chat\n"
+    missing = functions_without_a_paragraph(page, "en")
+    assert "lmloss.pad_shape" not in missing
+    assert {"lmloss.chat.assistant_mask", "lmloss.chat.template_behaviours"} <= set(missing)
+    late = "::: lmloss.pad_shape\n\n`pad_shape`: computes a shape, but after its entry.\n"
+    assert "lmloss.pad_shape" in functions_without_a_paragraph(late, "en")

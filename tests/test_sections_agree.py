@@ -126,7 +126,7 @@ def _documented(target: str) -> tuple[object, str]:
     except ModuleNotFoundError:
         obj = getattr(importlib.import_module(module_name), name)
     members = [getattr(obj, n) for n in getattr(obj, "__all__", [])]
-    docs = [inspect.getdoc(o) or "" for o in [obj, *members]]
+    docs = [inspect.getdoc(o) or "" for o in [obj, *members]] + list(getattr(obj, "__all__", []))
     signatures = [str(inspect.signature(o)) for o in [obj, *members] if callable(o)]
     return obj, "\n".join(docs + signatures)
 

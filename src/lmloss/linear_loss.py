@@ -72,7 +72,9 @@ def linear_causal_lm_loss(
     [`lmloss.causal_lm_loss`][lmloss.causal_lm_loss], a batch with no counted position gives
     ``0.0`` rather than ``nan``.
 
-    Backward may run once: the gradients are computed in forward and consumed by backward.
+    The gradients are the standard path's up to rounding: in bfloat16 and float16 the weight's
+    gradient is summed over the chunks (see ``accum_dtype``). Backward may run once: the
+    gradients are computed in forward and consumed by backward.
 
     Args:
         hidden: Floating-point hidden states of shape ``(..., T, H)``: the last layer's output,
@@ -110,7 +112,6 @@ def linear_causal_lm_loss(
             is a dtype other than ``torch.float32``.
 
     Examples:
-        >>> import torch
         >>> hidden = torch.zeros(1, 4, 16)  # all logits 0: loss = log(V) = log(8)
         >>> weight = torch.randn(8, 16)
         >>> linear_causal_lm_loss(hidden, weight, torch.tensor([[5, 1, 7, -100]]))

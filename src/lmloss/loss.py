@@ -39,22 +39,16 @@ def shift_labels(labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> torc
         ignore_index: The value put at the last position.
 
     Returns:
-        A new contiguous tensor with the shape, dtype and device of ``labels``.
+        A new contiguous tensor with the shape, dtype and device of ``labels`` (the sliced
+        view of a batch of several rows is not contiguous).
 
     Raises:
         TypeError: If ``labels`` is not an integer tensor or ``ignore_index`` is not an int.
         ValueError: If ``labels`` has no dimension, or ``ignore_index`` does not fit its dtype.
 
     Examples:
-        >>> import torch
         >>> shift_labels(torch.tensor([[40, 1842, 4950, 15607, 13, 2]]))
         tensor([[ 1842,  4950, 15607,    13,     2,  -100]])
-
-        With a batch of two rows the sliced view is not contiguous; the result is:
-
-        >>> shifted = shift_labels(torch.tensor([[1, 2, 3], [4, 5, 6]]))
-        >>> shifted.tolist(), shifted.is_contiguous()
-        ([[2, 3, -100], [5, 6, -100]], True)
     """
     _check_unshifted(labels, ignore_index)
     info = torch.iinfo(labels.dtype)
@@ -71,7 +65,8 @@ def count_loss_tokens(labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) ->
 
     The first label of each row is never a target (no position predicts it), so it is not
     counted. This is the ``num_items_in_batch`` to pass when gradient accumulation sums the
-    loss over several micro-batches: the sum of this count over all of them.
+    loss over several micro-batches: the sum of this count over all of them, and over the ranks
+    under data parallelism ([`global_num_items`][lmloss.parallel.global_num_items]).
 
     Args:
         labels: Integer labels of shape ``(..., T)``, before the shift, of dtype int64, int32,
@@ -86,7 +81,6 @@ def count_loss_tokens(labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) ->
         ValueError: If ``labels`` has no dimension.
 
     Examples:
-        >>> import torch
         >>> count_loss_tokens(torch.tensor([[40, 1842, 4950, 15607, 13, 2]]))
         5
         >>> labels = torch.tensor([[-100, -100, 7, 8], [5, 6, -100, -100]])
@@ -147,7 +141,6 @@ def causal_lm_loss(
             outside ``[0, V)``: the message gives its position and value.
 
     Examples:
-        >>> import torch
         >>> logits = torch.zeros(1, 4, 8)  # all equally likely: loss = log(8)
         >>> labels = torch.tensor([[5, 1, 7, -100]])
         >>> causal_lm_loss(logits, labels)

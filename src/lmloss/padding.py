@@ -51,17 +51,20 @@ def pad_shape(shape: Sequence[int], pad: Sequence[int], mode: str = "constant") 
     - ``"reflect"`` and ``"replicate"`` need non-empty input dimensions (only the batch
       dimension may be 0) and must leave at least one padded dimension non-empty;
       ``"reflect"`` also needs every entry to be smaller than its dimension.
-    - ``"circular"`` wraps around at most once, so every entry is at most its dimension. Two
-      quirks of torch's copy-based implementation also reject pairs that crop one side and pad
-      the other: cropping past the far end is rejected unless torch's wrap-around slicing
-      happens to keep a fitting number of values, and so is wrapping more values than the
-      cropping leaves (unless it leaves none) when every output dimension before the padded
-      one has size 1.
+    - ``"circular"`` wraps around at most once, so every entry is at most its dimension.
 
-    Entries are read as torch's argument parser reads them: every entry of ``shape`` and ``pad``
-    must fit ``int64``, and a ``bool`` in the first position of ``shape`` or ``pad`` is rejected
-    (as ``torch.empty`` and ``F.pad`` reject it), while a later ``bool`` counts as an int
-    (``True`` is 1). Memory is not checked: a shape too large to allocate is still returned.
+    ??? note "Rare cases: circular quirks, bools, int64"
+        Two quirks of torch's copy-based circular padding reject pairs that crop one side and
+        pad the other: cropping past the far end is rejected unless torch's wrap-around
+        slicing happens to keep a fitting number of values, and so is wrapping more values
+        than the cropping leaves (unless it leaves none) when every output dimension before
+        the padded one has size 1.
+
+        Entries are read as torch's argument parser reads them: every entry of ``shape`` and
+        ``pad`` must fit ``int64``, and a ``bool`` in the first position of ``shape`` or
+        ``pad`` is rejected (as ``torch.empty`` and ``F.pad`` reject it), while a later
+        ``bool`` counts as an int (``True`` is 1). Memory is not checked: a shape too large
+        to allocate is still returned.
 
     Args:
         shape: The input shape: a sequence of non-negative ints, such as a tuple or a
@@ -84,10 +87,6 @@ def pad_shape(shape: Sequence[int], pad: Sequence[int], mode: str = "constant") 
     Examples:
         A pair per dimension, starting with the last one:
 
-        >>> pad_shape((1, 2, 2), (1, 1))
-        (1, 2, 4)
-        >>> pad_shape((1, 2, 2), (1, 1, 0, 1))
-        (1, 3, 4)
         >>> pad_shape((1, 2, 2), (1, 1, 0, 1, 1, 0))
         (2, 3, 4)
 

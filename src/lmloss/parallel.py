@@ -1,15 +1,10 @@
 """The loss when a batch, a sequence or a vocabulary is split over processes (ranks).
 
 Three helpers, one per split, so that the ranks together get what one process holding everything
-would:
-
-- [`global_num_items`][lmloss.parallel.global_num_items] (data parallel): the number of targets summed over the ranks, the
-  denominator every rank must divide its summed loss by.
-- [`shard_sequence`][lmloss.parallel.shard_sequence] (context parallel): the part of a sequence a rank holds, contiguous or
-  in torch's head-tail load-balanced order. Shift the labels *before* sharding.
-- [`vocab_parallel_cross_entropy`][lmloss.parallel.vocab_parallel_cross_entropy] (tensor-parallel ``lm_head``): the cross-entropy of
-  logits whose vocabulary columns are split over the ranks, with three all-reduces forward (after
-  one that checks the shards) and none backward.
+would: [`global_num_items`][lmloss.parallel.global_num_items] (data parallel),
+[`shard_sequence`][lmloss.parallel.shard_sequence] (context parallel) and
+[`vocab_parallel_cross_entropy`][lmloss.parallel.vocab_parallel_cross_entropy]
+(tensor-parallel ``lm_head``).
 
 Collectives go through ``torch.distributed``; where it is not initialized, a helper works as a
 world of one process. The checks read shapes, dtypes and the (small) targets only.
@@ -66,7 +61,6 @@ def shard_sequence(
             (``2 * world_size`` when load-balanced).
 
     Examples:
-        >>> import torch
         >>> ids = torch.arange(10, 18)
         >>> shard_sequence(ids, 2, 0).tolist(), shard_sequence(ids, 2, 1).tolist()
         ([10, 11, 12, 13], [14, 15, 16, 17])
@@ -114,12 +108,13 @@ def global_num_items(
     """Count the targets of ``labels`` after the shift, summed over the ranks of ``group``.
 
     This is the denominator of the data-parallel loss: each rank sums the loss of its own
-    targets and divides by this count, so that the ranks together give the mean over every
+    targets and divides by this count, so that the ranks' losses add up to the mean over every
     target, however unevenly the targets are spread. Transformers' ``Trainer`` computes the
     same number for one micro-batch per step and data parallelism alone
     (``num_items_in_batch`` with ``average_tokens_across_devices=True``); under gradient
     accumulation it counts all the micro-batches of the step, so call this once per micro-batch
-    and add the counts.
+    and add the counts. DDP averages the gradients over the ranks, so multiply each rank's loss
+    by the number of ranks, as the ``Trainer`` does, to get the gradient of this mean.
 
     Args:
         labels: This rank's integer labels ``(..., T)``, before the shift.
@@ -135,7 +130,6 @@ def global_num_items(
         ValueError: If ``labels`` has no dimension.
 
     Examples:
-        >>> import torch
         >>> global_num_items(torch.tensor([[5, 6, -100, 7]]))  # one process
         2
     """

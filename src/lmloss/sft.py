@@ -1,16 +1,9 @@
 """Labels for supervised fine-tuning: masking prompts, padding a batch, packing sequences.
 
-Three small functions that build the ``labels`` an SFT trainer feeds to a causal language
-model, with ``ignore_index`` (``-100``) wherever a position must not count in the loss:
-
-- [`labels_from_mask`][lmloss.sft.labels_from_mask] keeps the token ids where a loss mask is true (the response, the
-  assistant turns) and puts ``ignore_index`` everywhere else (the prompt);
-- [`collate`][lmloss.sft.collate] pads examples of different lengths on the right into one batch, giving the
-  padding label ``ignore_index`` by *position*, so a real end-of-sequence token that happens to
-  share its id with the padding token is still trained;
-- [`pack`][lmloss.sft.pack] concatenates examples into one row with ``position_ids`` restarting at 0 and the
-  first label of every sequence set to ``ignore_index``, exactly as transformers'
-  ``DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)`` does.
+Three small functions build the ``labels`` an SFT trainer feeds to a causal language model,
+with ``ignore_index`` (``-100``) wherever a position must not count in the loss:
+[`labels_from_mask`][lmloss.sft.labels_from_mask] (prompts), [`collate`][lmloss.sft.collate]
+(padding) and [`pack`][lmloss.sft.pack] (packing); each docstring says how.
 
 The checks read lengths and dtypes; ``labels_from_mask`` also reads the values of ``loss_mask``
 to check that they are 0 and 1 (one pass over the mask, a host sync on a GPU). A tensor given
