@@ -588,8 +588,14 @@ def test_claim_the_llama_qwen_mistral_and_gpt2_losses_shift_and_bart_for_causal_
     """pad-basics, the double-shift note (review round 1, M2): "let the loss do the shift"
     holds for models whose loss is ForCausalLMLoss; BartForCausalLM never shifts."""
     from transformers import (
-        BartConfig, BartForCausalLM, GPT2Config, GPT2LMHeadModel, MistralConfig,
-        MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM,
+        BartConfig,
+        BartForCausalLM,
+        GPT2Config,
+        GPT2LMHeadModel,
+        MistralConfig,
+        MistralForCausalLM,
+        Qwen2Config,
+        Qwen2ForCausalLM,
     )  # fmt: skip
     from transformers.loss.loss_utils import ForCausalLMLoss
 
