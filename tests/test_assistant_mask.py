@@ -406,3 +406,16 @@ def test_template_behaviours_checks_its_directory(tmp_path):
 
 def test_the_public_name_is_in_sft():
     assert lmloss.sft.assistant_mask is assistant_mask
+
+
+def test_a_generation_prompt_that_does_not_start_the_turn_raises_even_on_one_turn(tokenizers):
+    """deepseek_r1_distill's prompt ends with <think>\\n, which its rendered turn lacks: nothing
+    follows the assistant message, and the error still names it (the docstring says so)."""
+    tokenizer = _tokenizer(tokenizers, "deepseek_r1_distill")
+    one_turn = CHAT[1:3]
+    with pytest.raises(
+        NotPrefixPreservingError, match="generation prompt is not the start"
+    ) as caught:
+        assistant_mask(tokenizer, one_turn, chat_template=_template("deepseek_r1_distill"))
+    assert caught.value.index == 1
+    assert "generation prompt does not start" in " ".join(NotPrefixPreservingError.__doc__.split())

@@ -131,7 +131,7 @@ def test_claim_the_DeepSeek_generation_prompts_end_with_think_so_one_turn_alread
     assert_page_says(
         PAGE,
         "template-table",
-        en="the DeepSeek templates end their generation prompt with `<think>\\n`",
+        en="the DeepSeek templates end it with `<think>\\n`",
         zh="DeepSeek 的模板把生成提示写成以 `<think>\\n` 结尾",
     )
     one_turn = page["chat"][:2]
@@ -190,7 +190,7 @@ def test_claim_qwen3_6_with_preserve_thinking_trains_after_the_think_of_its_gene
     assert_page_says(
         PAGE,
         "reasoning",
-        en="The trained text starts after `<think>\\n`, which the generation prompt holds",
+        en="The trained text starts after `<think>\\n` (part of the generation prompt)",
         zh="参与训练的文本从 `<think>\\n` 之后开始，这部分由生成提示给出",
     )
     tokenizer, reasoned = page["qwen3_6"], page["reasoned"]
@@ -210,3 +210,159 @@ def test_exercise_answers_are_computed_and_match_the_page(page):
     # 3: the first assistant message is where prefix rendering stops.
     assert answers[2].startswith("3. 1 ['<think>\\na thank you")
     assert_page_says(PAGE, "exercises", en="raises at `messages[1]`", zh="在 `messages[1]` 处报错")
+
+
+def test_claim_qwen3_keeps_the_reasoning_of_the_answers_after_the_last_user_message(page):
+    assert_page_says(
+        PAGE,
+        "reasoning",
+        en="Qwen3 keeps it for the answers after the last user message only",
+        zh="Qwen3 只保留最后一条用户消息之后那些回复的推理",
+    )
+    assert_page_says(
+        PAGE, "tool-calls", en="Qwen3 keeps each step's reasoning", zh="Qwen3 保留每一步的推理"
+    )
+    qwen3, agent, reasoned = page["qwen3"], page["agent"], page["reasoned"]
+    rendered = qwen3.apply_chat_template(agent, tokenize=False)
+    assert "need the tool" in rendered and "it said sunny" in rendered
+    assert "two plus three" not in qwen3.apply_chat_template(reasoned, tokenize=False)
+    runs = page["runs"](qwen3, page["assistant_mask"](qwen3, agent, turns="all"))
+    assert [run.startswith("<think>\n") for run in runs] == [True, True]
+
+
+def test_claim_check_catches_a_think_block_the_generation_prompt_opens(page):
+    assert_page_says(
+        PAGE,
+        "pitfalls",
+        en="no trained run holds an empty think block or starts by closing one",
+        zh="没有哪一段训练内容含有空的 think 块，或者一开头就关闭 think 块",
+    )
+    tokenizer, chat = page["qwen3_8"], page["chat"]
+    prompt = tokenizer.apply_chat_template(chat[:1], add_generation_prompt=True, tokenize=False)
+    assert prompt.endswith("<think>\n")  # the real template opens the block in the prompt
+    mask = page["qwen3_8_prefix"]
+    runs = page["trained"](tokenizer, mask.input_ids, mask.assistant_masks)
+    assert all(run.startswith("\n\n</think>") for run in runs)
+    assert page["check"](tokenizer, mask.input_ids, mask.assistant_masks, chat) == [
+        "an empty think block is trained"
+    ]
+
+
+def test_claim_check_runs_on_the_masks_above_and_on_masks_not_shown_before(page):
+    assert_page_says(
+        PAGE,
+        "pitfalls",
+        en="on the masks of the sections above and on masks not shown before",
+        zh="用在前面几节的掩码上，也用在几个前面没出现过的掩码上",
+    )
+    new = [
+        name
+        for name in page["cases"]
+        if name not in ("generation markers", "no markers", "assistant content")
+    ]
+    assert new == ["prompt-completion", "truncated", "qwen3_training", "qwen3_8 prefix"]
+    assert_page_says(
+        PAGE, "pitfalls", en="prefix rendering on `qwen3_8`", zh="在 `qwen3_8` 上前缀渲染"
+    )
+
+
+def test_claim_enable_thinking_false_moves_the_empty_block_into_the_generation_prompt(page):
+    assert_page_says(
+        PAGE,
+        "multi-turn",
+        en="Qwen3's template then puts the empty block into the generation prompt, and only the "
+        "answer is trained",
+        zh="Qwen3 的模板会把空的推理块放进生成提示，只有回复参与训练",
+    )
+    chat, off = page["chat"], {"enable_thinking": False}
+    for name in ("qwen3", "qwen3_5_think", "qwen3_5_nothink", "qwen3_6", "qwen3_8"):
+        tokenizer = page["tokenizer_for"](name)
+        prompt = tokenizer.apply_chat_template(
+            chat[:3], add_generation_prompt=True, tokenize=False, **off
+        )
+        assert prompt.endswith("<think>\n\n</think>\n\n"), name
+        result = page["assistant_mask"](tokenizer, chat, turns="last", chat_template_kwargs=off)
+        assert page["runs"](tokenizer, result) == ["sure<|im_end|>\n"], name
+
+
+def test_claim_TRL_prefix_preserving_check_passes_DeepSeek_where_prefix_rendering_fails(page):
+    from trl.chat_template_utils import is_chat_template_prefix_preserving
+
+    assert_page_says(
+        PAGE,
+        "template-table",
+        en="TRL's `is_chat_template_prefix_preserving` tests the first condition only, on one "
+        "tool-call conversation, so it returns `True` for `deepseek_r1_distill`",
+        zh="TRL 的 `is_chat_template_prefix_preserving` 只检查第一个条件，而且只在一段工具调用对话上检查，"
+        "所以它对 `deepseek_r1_distill` 返回 `True`",
+    )
+    deepseek = page["tokenizer_for"]("deepseek_r1_distill")
+    assert is_chat_template_prefix_preserving(deepseek)
+    with pytest.raises(
+        page["NotPrefixPreservingError"], match="generation prompt is not the start"
+    ):
+        page["assistant_mask"](deepseek, page["chat"][:2])
+    assert not is_chat_template_prefix_preserving(page["qwen3"])  # the two agree on Qwen3
+
+
+def test_claim_phi3_and_gptoss_end_the_last_turn_differently(page):
+    assert_page_says(
+        PAGE,
+        "template-table",
+        en="phi3 ends the last turn with `<eos>`, gpt-oss ends the last answer with `<|return|>` "
+        "and the others with `<|end|>`",
+        zh="phi3 在最后一轮末尾加上 `<eos>`，gpt-oss 的最后一次回复以 `<|return|>` 结尾、其余的以 `<|end|>` 结尾",
+    )
+    chat = page["chat"]
+    for name, last, earlier in (("phi3", "<eos>", "<|end|>"), ("gptoss", "<|return|>", "<|end|>")):
+        tokenizer = page["tokenizer_for"](name)
+        two = tokenizer.apply_chat_template(chat[:2], tokenize=False)
+        full = tokenizer.apply_chat_template(chat, tokenize=False)
+        assert two.endswith(last) and full.endswith(last), name
+        assert full[: full.index("thanks")].rstrip().rsplit("five", 1)[1].count(earlier), name
+        with pytest.raises(page["NotPrefixPreservingError"], match="not prefix-preserving"):
+            page["assistant_mask"](tokenizer, chat)
+
+
+def test_claim_TRL_builds_labels_from_assistant_masks_and_completion_mask_only_if_asked():
+    import inspect
+
+    from trl import SFTTrainer
+
+    assert_page_says(
+        PAGE,
+        "trainer",
+        en="A `labels` column is used as it is; a `completion_mask` column counts only with "
+        "`completion_only_loss=True`",
+        zh="已有的 `labels` 列会原样使用；`completion_mask` 列只在 `completion_only_loss=True` 时才起作用",
+    )
+    assert_page_says(
+        PAGE,
+        "pitfalls",
+        en="the labels then keep only the tokens both `completion_mask` and `assistant_masks` mark",
+        zh="标签只保留 `completion_mask` 和 `assistant_masks` 都标出的词元",
+    )
+    source = inspect.getsource(SFTTrainer._prepare_dataset)
+    assert 'if "labels" not in column_names:' in source
+    assert 'if self.completion_only_loss and "completion_mask" in column_names:' in source
+    assert "token_id if all(bits) else -100" in source  # every applicable mask must be 1
+    init = inspect.getsource(SFTTrainer.__init__)
+    assert '"prompt" in dataset_sample and "completion" in dataset_sample' in init
+
+
+def test_claim_the_end_of_turn_tokens_of_each_family(page):
+    assert_page_says(
+        PAGE,
+        "pitfalls",
+        en="`<|eot_id|>` for Llama 3, `<end_of_turn>` for Gemma",
+        zh="Llama 3 是 `<|eot_id|>`，Gemma 是 `<end_of_turn>`",
+    )
+    for name, end in (
+        ("llama3_1", "<|eot_id|>"),
+        ("gemma3", "<end_of_turn>"),
+        ("deepseek_r1_distill", "<｜end▁of▁sentence｜>"),
+        ("gptoss", "<|return|>"),
+    ):
+        tokenizer = page["tokenizer_for"](name)
+        turn = tokenizer.apply_chat_template(page["chat"][:2], tokenize=False)
+        assert turn.rstrip("\n").endswith(end), name

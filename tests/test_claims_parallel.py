@@ -7,7 +7,10 @@ installed, on real gloo ranks started by ``run_on_ranks`` (bounded in time).
 from __future__ import annotations
 
 import inspect
+import os
 import re
+import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -135,6 +138,12 @@ def test_claim_Trainer_sums_num_items_over_ranks_and_multiplies_the_loss_by_proc
     assert "loss_scale = self.accelerator.num_processes // self.get_tp_size()" in scale
     assert "loss *= loss_scale" in scale
     assert TrainingArguments(output_dir="unused").average_tokens_across_devices is True
+    assert_page_says(
+        "parallel.md",
+        "trainer",
+        en="`compute_loss` multiplies the loss by `num_processes // tp_size`",
+        zh="`compute_loss` 再把损失乘以 `num_processes // tp_size`（进程数除以张量并行的规模）",
+    )
 
 
 def test_claim_Trainer_on_two_gloo_processes_reproduces_one_process_only_with_the_option():
@@ -192,8 +201,7 @@ def test_claim_without_the_rank_check_some_bad_ranks_get_another_shard_silently(
         "errors",
         en="the helpers raise a clear error where the computation would otherwise give a silently "
         "wrong result",
-        zh="辅助函数都会直接报错并说明原因；不做这些检查，除了会被 `narrow` 拦下的越界 rank，"
-        "其余情况都会悄悄算出错误的结果",
+        zh="这几种情况辅助函数都会直接报错并说明原因，否则计算会悄悄给出错误的结果",
     )
 
 
@@ -295,4 +303,182 @@ def test_claim_transformers_tensor_parallel_gathers_the_logits_before_the_loss()
         "`lm_head` as `colwise_gather_output`, gathering the full vocabulary before the loss",
         zh="transformers 自己的张量并行走不到这一步：它给 Llama 的切分方案把 `lm_head` 设为 "
         "`colwise_gather_output`，在算损失之前就把完整的词表收集回来",
+    )
+
+
+# --- review round 1 (parallel): each test fails on the page's old text --------------------------
+
+
+def test_claim_average_tokens_across_devices_is_the_default_of_the_pinned_transformers():
+    """The page gives the release it became the default in; the wheels are read by the next test."""
+    assert TrainingArguments(output_dir="unused").average_tokens_across_devices is True
+    assert_page_says(
+        "parallel.md",
+        "trainer",
+        en="(the default from transformers 4.54.0 on; False before, since the option appeared in "
+        "4.46.2)",
+        zh="（从 transformers 4.54.0 起是默认值；此前默认为 False，这个选项在 4.46.2 中加入）",
+    )
+
+
+def _option_default(release: str) -> str | None:
+    """The default of average_tokens_across_devices in a cached transformers wheel (None: absent)."""
+    from history.verify_history import CACHE
+
+    with zipfile.ZipFile(CACHE / f"transformers-{release}-py3-none-any.whl") as wheel:
+        source = wheel.read("transformers/training_args.py").decode()
+    found = re.search(r"average_tokens_across_devices: [^=]+= field\(\s*default=(\w+)", source)
+    return found[1] if found else None
+
+
+WHEELS = ("4.46.1", "4.46.2", "4.53.3", "4.54.0")
+
+
+@pytest.mark.skipif(
+    not all(
+        (
+            Path(os.environ.get("LMLOSS_HISTORY_CACHE", Path.home() / ".cache/lmloss-history"))
+            / f"transformers-{r}-py3-none-any.whl"
+        ).is_file()
+        for r in WHEELS
+    ),
+    reason="needs the released wheels in the history cache (pip download them, as make "
+    "verify-history does)",
+)
+def test_claim_average_tokens_across_devices_appeared_in_4_46_2_and_became_true_in_4_54_0():
+    assert [_option_default(r) for r in WHEELS] == [None, "False", "False", "True"]
+
+
+def test_claim_the_Trainer_scales_the_loss_with_a_compute_loss_func_and_TRL_does_it_itself():
+    from trl import SFTTrainer
+
+    scale = " ".join(inspect.getsource(Trainer.compute_loss).split())
+    assert "and (self.model_accepts_loss_kwargs or self.compute_loss_func)" in scale
+    trl = " ".join(inspect.getsource(SFTTrainer.compute_loss).split())
+    assert (
+        "if self.args.average_tokens_across_devices and num_items_in_batch is not None: "
+        "loss = loss * (self.accelerator.num_processes // self.get_tp_size())"
+    ) in trl
+    assert_page_says(
+        "parallel.md",
+        "trainer",
+        en="and for any model when it is given a `compute_loss_func`",
+        zh="传入了 `compute_loss_func` 时，任何模型都这样处理",
+    )
+    assert_page_says(
+        "parallel.md",
+        "trainer",
+        en="TRL's `SFTTrainer` computes the loss itself and multiplies it by the same factor",
+        zh="TRL 的 `SFTTrainer` 自己计算损失，也乘以同一个因子",
+    )
+
+
+def _fsdp_grads(rank, world_size):
+    from torch.distributed.fsdp import fully_shard
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2, bias=False, dtype=torch.float64)
+    local = torch.nn.Linear(3, 2, bias=False, dtype=torch.float64)
+    local.load_state_dict(model.state_dict())
+    x = torch.full((1, 3), float(rank + 1), dtype=torch.float64)
+    local(x).sum().backward()
+    summed = local.weight.grad.clone()
+    dist.all_reduce(summed)
+    fully_shard(model)
+    model(x).sum().backward()
+    return model.weight.grad.full_tensor(), summed / world_size
+
+
+def test_claim_fsdp_averages_the_gradients_over_the_ranks_as_ddp_does():
+    for fsdp, mean in run_on_ranks(_fsdp_grads, 2, timeout=TIMEOUT):
+        torch.testing.assert_close(fsdp, mean, rtol=0, atol=1e-15)
+    assert_page_says(
+        "parallel.md",
+        "data-parallel",
+        en="FSDP (`fully_shard`) averages the gradients over the ranks as well, so the same factor "
+        "applies there",
+        zh="FSDP（`fully_shard`）同样对各 rank 的梯度取平均，所以也要乘上这个因子",
+    )
+
+
+def test_claim_a_model_numbers_its_shard_from_0_without_position_ids():
+    """RoPE sees the positions it is given: a load-balanced shard needs its own position_ids."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=16,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=32,
+    )
+    model = LlamaForCausalLM(config).eval()
+    ids = torch.arange(8).view(1, 8) % 16
+    shard = shard_sequence(ids, 2, 0, load_balanced=True)  # positions 0, 1, 6, 7
+    positions = shard_sequence(torch.arange(8).view(1, 8), 2, 0, load_balanced=True)
+    with torch.no_grad():
+        given_none = model(shard).logits
+        from_0 = model(shard, position_ids=torch.arange(4).view(1, 4)).logits
+        true = model(shard, position_ids=positions).logits
+    torch.testing.assert_close(given_none, from_0)
+    assert not torch.allclose(given_none, true)
+    assert_page_says(
+        "parallel.md",
+        "context-parallel",
+        en="a model given no `position_ids` numbers its tokens from 0. Shard `position_ids` in the "
+        "same order as the inputs",
+        zh="而没有传入 `position_ids` 的模型会把分片里的词元从 0 开始编号。所以要把 `position_ids` "
+        "按与输入相同的顺序切分",
+    )
+
+
+def test_claim_the_Trainer_builds_shift_labels_and_position_ids_before_context_parallel():
+    source = " ".join(inspect.getsource(Trainer._prepare_context_parallel_inputs).split())
+    assert 'if "shift_labels" not in inputs:' in source
+    assert 'inputs["shift_labels"] = labels[:, 1:].contiguous()' in source
+    assert 'if "position_ids" not in inputs:' in source
+    assert 'inputs["position_ids"] = torch.arange( inputs["input_ids"].size(1)' in source
+    for name in ("input_ids", "shift_labels", "position_ids"):
+        assert f'buffers.append(inputs["{name}"])' in source
+    assert "self.accelerator.maybe_context_parallel, buffers=buffers" in source
+    assert_page_says(
+        "parallel.md",
+        "context-parallel",
+        en="when the batch lacks them, it builds `shift_labels` from `labels` and `position_ids` "
+        "from the full length, then shards them with `input_ids`",
+        zh="批次里没有 `shift_labels` 和 `position_ids` 时，它由 `labels` 构造前者，按完整长度生成后者，"
+        "再把它们和 `input_ids` 一起切分",
+    )
+
+
+def _vocab_checks(rank, world_size):
+    from lmloss.parallel import vocab_parallel_cross_entropy
+
+    logits = torch.zeros(1, 4, dtype=torch.float64)  # each rank 4 columns: V = 8
+    results = []
+    for target in (6, 8):  # beyond this rank's 4 columns; beyond the full 8
+        try:
+            vocab_parallel_cross_entropy(logits, torch.tensor([target]), vocab_start=4 * rank)
+            results.append("ok")
+        except ValueError as error:
+            results.append(str(error))
+    return results
+
+
+def test_claim_the_full_vocabulary_is_the_sum_of_the_ranks_widths():
+    """Errors section: "the last two" checks need every rank; a target beyond one rank's own
+    columns is fine, one beyond the sum of all widths is refused on every rank."""
+    for ok, refused in run_on_ranks(_vocab_checks, 2, timeout=TIMEOUT):
+        assert ok == "ok"
+        assert refused.startswith("target must be in [0, 8) (the full vocabulary"), refused
+    assert_page_says(
+        "parallel.md",
+        "errors",
+        en="The last two are found only by looking at every rank, since the full vocabulary size "
+        "`V` is the sum of the ranks' widths",
+        zh="目标是否超出完整词表、词表分片能否拼成 `[0, V)`，都要看所有 rank 才能判断，"
+        "因为完整词表的大小 `V` 是各 rank 分片宽度之和",
     )

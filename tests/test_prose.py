@@ -325,7 +325,11 @@ def test_numbers_in_notebook_text_are_shown_by_their_section(path):
 
 # Versions a page may state besides the pinned ones and the history table's releases, each
 # with its reason. Keep this list short.
-OTHER_VERSIONS: dict[tuple[str | None, str], str] = {}
+OTHER_VERSIONS: dict[tuple[str | None, str], str] = {
+    ("transformers", "4.54.0"): "parallel#trainer: the first release where "
+    "average_tokens_across_devices defaults to True (4.53.3: False), read from the wheels by "
+    "test_claims_parallel.py",
+}
 
 
 def _release(version: str) -> list[str]:

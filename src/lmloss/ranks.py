@@ -1,7 +1,7 @@
 """Run a function on several ranks of a real ``torch.distributed`` group, on this machine's CPU.
 
 The multi-process examples and tests of the site use [`run_on_ranks`][lmloss.ranks.run_on_ranks]: it forks one process
-per rank, joins them in a gloo process group (gloo is torch's backend for CPU tensors) and
+per rank, joins them in a gloo process group (gloo is torch's usual backend for CPU tensors) and
 returns what each rank returned. Training scripts are started with ``torchrun`` instead; the
 code each rank runs is the same.
 """
