@@ -88,18 +88,15 @@ def linear_causal_lm_loss(
             counted positions: an int, or a tensor of one element.
         shift_labels: Labels already shifted, of shape ``(..., T)``, used as they are.
         accum_dtype: ``None`` or ``torch.float32``: the dtype of the buffer the gradient of
-            ``weight`` is summed in. ``None``: the weight's dtype. For half-precision input
-            each chunk of tokens then adds its part to a half-precision buffer, rounding every
-            entry once per chunk, so the error grows with the number of chunks.
-            ``torch.float32``: a float32 buffer of the weight's shape (twice its
-            half-precision gradient; backward casts it into a new one while it is alive,
-            three times that gradient's bytes), summed over the chunks from float32 products
-            of the logits' unrounded gradient: the standard path's error, at the cost of
-            float32 products. ``tests/test_linear_loss.py`` checks, over ``MAX_HALF_CHUNKS``
-            chunks, that the weight gradient's error against float64 stays within 2x the
-            standard path's with ``None`` and within 1.1x with ``torch.float32``;
-            ``tests/benchmarks/loss_memory.py`` prints it, with memory and time, for both.
-            With float32 or float64 input both options are the same.
+            ``weight`` is summed in over the chunks. ``None`` keeps the weight's dtype: in half
+            precision every entry is then rounded once per chunk, so the error grows with the
+            number of chunks. ``torch.float32`` sums float32 products of the logits' unrounded
+            gradient, the standard path's error, at the cost of float32 products and a float32
+            buffer (twice the half-precision gradient, three times while backward casts it).
+            Over ``MAX_HALF_CHUNKS`` chunks the weight gradient's error against float64 stays
+            within 2x the standard path's with ``None`` and 1.1x with ``torch.float32``
+            (``tests/test_linear_loss.py`` checks it, ``tests/benchmarks/loss_memory.py``
+            prints it with memory and time). With float32 or float64 input both are the same.
 
     Returns:
         A float32 scalar tensor on the device of ``hidden``.
@@ -116,11 +113,6 @@ def linear_causal_lm_loss(
         >>> weight = torch.randn(8, 16)
         >>> linear_causal_lm_loss(hidden, weight, torch.tensor([[5, 1, 7, -100]]))
         tensor(2.0794)
-        >>> linear_causal_lm_loss(hidden, weight, torch.tensor([[5, 1, 8, 2]]))
-        Traceback (most recent call last):
-            ...
-        ValueError: labels must be in [0, 8) (the vocabulary size, weight.shape[0])
-        or ignore_index=-100, got 8 at position (0, 2)
     """
     _check_head(hidden, weight, bias)
     _check_accum_dtype(accum_dtype)

@@ -81,8 +81,6 @@ def count_loss_tokens(labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) ->
         ValueError: If ``labels`` has no dimension.
 
     Examples:
-        >>> count_loss_tokens(torch.tensor([[40, 1842, 4950, 15607, 13, 2]]))
-        5
         >>> labels = torch.tensor([[-100, -100, 7, 8], [5, 6, -100, -100]])
         >>> count_loss_tokens(labels)
         3

@@ -118,8 +118,6 @@ def collate(
         ...      {"input_ids": [8, 2], "labels": [-100, 2]}],
         ...     pad_token_id=2,  # the padding token is the EOS token, id 2
         ... )
-        >>> {name: tuple(t.shape) for name, t in batch.items()}
-        {'input_ids': (2, 4), 'attention_mask': (2, 4), 'labels': (2, 4)}
         >>> batch["labels"]  # the real EOS (2) is kept, the padding is -100
         tensor([[-100, -100,    7,    2],
                 [-100,    2, -100, -100]])
@@ -168,10 +166,10 @@ def pack(examples: Sequence[Example], ignore_index: int = IGNORE_INDEX) -> dict[
     Examples:
         >>> packed = pack([{"input_ids": [5, 6, 7]}, {"input_ids": [8, 9]}])
         >>> for name, t in packed.items():
-        ...     print(f"{name:12}", tuple(t.shape), t[0].tolist())
-        input_ids    (1, 5) [5, 6, 7, 8, 9]
-        position_ids (1, 5) [0, 1, 2, 0, 1]
-        labels       (1, 5) [-100, 6, 7, -100, 9]
+        ...     print(f"{name:12}", t.tolist())
+        input_ids    [[5, 6, 7, 8, 9]]
+        position_ids [[0, 1, 2, 0, 1]]
+        labels       [[-100, 6, 7, -100, 9]]
     """
     check_int("ignore_index", ignore_index)
     rows = [(ids, targets) for ids, targets in _checked_examples(examples) if len(ids)]
