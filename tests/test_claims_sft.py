@@ -435,6 +435,15 @@ def test_claim_qwen_training_template_trains_the_reply_and_its_im_end(page):
 
 
 def test_claim_one_SFTTrainer_step_trains_on_the_assistant_replies_with_use_cache_false(page):
+    """W3: each row also trains the newline after `assistant` and the one after <|im_end|>."""
+    assert_page_says(
+        "sft.md",
+        "trl-step-chat",
+        en="so each row trains on its assistant reply, the `<|im_end|>` that closes it and the two "
+        "newlines around them ([above](#real-template)); everything else is `-100`",
+        zh="所以每一行只训练助手的回复、结束它的 `<|im_end|>`，以及两者前后的两个换行"
+        "（见[上文](#real-template)），其余全是 `-100`",
+    )
     batch = page["one_step"](page["qwen"], page["chats"], assistant_only_loss=True)
     qwen = page["qwen"]
     assert batch["use_cache"] is False
@@ -460,6 +469,14 @@ def test_claim_completion_only_loss_defaults_on_for_prompt_completion_and_TRL_ap
 
 
 def test_claim_TRL_drops_fully_masked_examples_only_when_it_truncates(page):
+    assert_page_says(  # M9: the table row says "without packing"
+        "sft.md",
+        "trl",
+        en="| `max_length` | without packing: truncate each example, and drop the examples whose "
+        "labels are all `-100` ([below](#trl-drops)); with packing: the length of a packed row |",
+        zh="| `max_length` | 不打包时：截断每条样本，并丢掉标签全是 `-100` 的样本（见[下文](#trl-drops)）；"
+        "打包时：打包后每行的长度 |",
+    )
     build, qwen, tokenized = page["build"], page["qwen"], page["tokenized"]
     assert len(build(qwen, tokenized).train_dataset) == 1  # max_length=1024 by default
     assert len(build(qwen, tokenized, max_length=None).train_dataset) == 2
@@ -718,9 +735,9 @@ def test_claim_average_tokens_across_devices_sums_the_count_over_processes_and_s
     assert_page_says(
         "sft.md",
         "several-processes",
-        en="and it multiplies each process's loss by the number of processes divided by the "
-        "tensor-parallel size, which with data parallelism alone is the number of processes",
-        zh="再把各进程的损失乘以进程数除以张量并行规模的商，只做数据并行时就是进程数",
+        en="It also multiplies each process's loss by the number of processes divided by the "
+        "tensor-parallel size. With data parallelism alone that factor is the number of processes",
+        zh="它还把各进程的损失乘以（进程数 ÷ 张量并行规模）；只做数据并行时，这个因子就是进程数",
     )
     assert {f.name: f.default for f in dataclasses.fields(TrainingArguments)}[
         "average_tokens_across_devices"
@@ -851,10 +868,12 @@ def test_claim_the_batches_TRL_hands_the_model_are_padded_on_the_right_vlm_promp
         "sft.md",
         "padding-side",
         en="the batches TRL's SFT collators hand to the model are padded on the right: the text "
-        "collator pads on the right, and the vision–language one, which pads the prompts on the "
-        "left before appending the completions, then moves each row to the left (`flush_left`)",
+        "collator pads on the right, and so does the vision–language one for conversational and "
+        "text data; for prompt–completion data it pads the prompts on the left before appending "
+        "the completions, then moves each row to the left (`flush_left`)",
         zh="TRL 的 SFT 数据整理器交给模型的批次都是右填充的：文本数据整理器直接右填充；"
-        "视觉—语言数据整理器先把提示左填充、再接上补全，然后把每一行左对齐（`flush_left`）",
+        "视觉—语言数据整理器处理对话和纯文本数据时也直接右填充，处理提示—补全数据时先把提示左填充、"
+        "再接上补全，然后把每一行左对齐（`flush_left`）",
     )
 
     class Processor:
@@ -885,6 +904,11 @@ def test_claim_the_batches_TRL_hands_the_model_are_padded_on_the_right_vlm_promp
     assert processor.sides == ["left", "right"]  # prompts left, completions right
     assert batch["attention_mask"].tolist() == [[1] * 5 + [0] * 2, [1] * 7]  # right-padded
     assert batch["input_ids"][0, :5].tolist() == [ord(c) for c in "abcde"]
+    processor.sides.clear()  # M11: text (and conversational) data: padded on the right at once
+    texts = [{"text": "ab", "images": []}, {"text": "abcd", "images": []}]
+    batch = DataCollatorForVisionLanguageModeling(processor)(texts)
+    assert processor.sides == ["right"]
+    assert batch["attention_mask"].tolist() == [[1, 1, 0, 0], [1, 1, 1, 1]]
     text = TRLCollator(pad_token_id=0)([{"input_ids": [1, 2, 3]}, {"input_ids": [4]}])
     assert text["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
 
@@ -930,10 +954,10 @@ def test_claim_SFTConfig_eos_token_replaces_the_config_eos_and_prepends_it_to_ge
         "sft.md",
         "troubleshooting",
         en='`SFTConfig(eos_token="<|im_end|>")` makes it the tokenizer\'s EOS, replaces the '
-        "model config's `eos_token_id` with it, and puts it first in "
-        "`generation_config.eos_token_id`, keeping the EOS ids already there",
+        "model config's `eos_token_id` with it, and, if `generation_config.eos_token_id` does not "
+        "hold it yet, puts it first there, keeping the EOS ids already there",
         zh='`SFTConfig(eos_token="<|im_end|>")` 会把它设为分词器的 EOS，用它替换模型配置里的 '
-        "`eos_token_id`，并把它放在 `generation_config.eos_token_id` 的最前面，原有的 EOS 保留",
+        "`eos_token_id`，`generation_config.eos_token_id` 里还没有它时，把它放在最前面，原有的 EOS 保留",
     )
     qwen = page["qwen"]
     saved = qwen.eos_token
@@ -953,6 +977,16 @@ def test_claim_SFTConfig_eos_token_replaces_the_config_eos_and_prepends_it_to_ge
         assert trainer.model.config.eos_token_id == end_of_turn  # replaced
         stops_on = trainer.model.generation_config.eos_token_id
         assert stops_on == [end_of_turn, base_eos]  # first, the old one kept
+        model = page["tiny_llama"](len(qwen))  # M10: an id already there keeps its place
+        model.config.eos_token_id = base_eos
+        model.generation_config.eos_token_id = [base_eos, end_of_turn]
+        trainer = SFTTrainer(
+            model=model,
+            args=SFTConfig(**page["QUIET"], eos_token="<|im_end|>"),
+            processing_class=qwen,
+            train_dataset=page["chats"],
+        )
+        assert trainer.model.generation_config.eos_token_id == [base_eos, end_of_turn]
     finally:
         qwen.eos_token = saved
 
@@ -983,6 +1017,87 @@ def test_claim_packed_rows_are_kept_apart_by_a_per_document_mask_not_the_padding
         en="in packed rows, where what keeps the documents apart is a per-document mask that "
         "transformers builds from `position_ids` when no `attention_mask` is given "
         "([below](#packing))",
-        zh="打包的行，那里把文档分开的是按文档划分的掩码：不传 `attention_mask` 时，transformers "
-        "从 `position_ids` 构造它（见[下文](#packing)）",
+        zh="二是打包的行，这时靠按文档划分的掩码把文档分开，不传 `attention_mask` 时由 transformers "
+        "根据 `position_ids` 构造（见[下文](#packing)）",
     )
+
+
+def test_claim_gradient_checkpointing_in_training_turns_the_cache_off_for_packed_rows():
+    """M2: transformers sets use_cache=False itself when checkpointing, training, with grad."""
+    assert_page_says(
+        "sft.md",
+        "use-cache",
+        en="unless the model is training with activation checkpointing on (its older name is "
+        "gradient checkpointing) and gradients enabled: transformers then turns the cache off itself",
+        zh="例外是模型在训练模式下打开了激活检查点（activation checkpointing，旧名 gradient checkpointing）"
+        "并且启用了梯度，这时 transformers 会自己关掉缓存",
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=128,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            attn_implementation="sdpa",
+        )
+    )
+    docs = _documents((5, 3, 7), seed=3)
+    p = pack([{"input_ids": d} for d in docs])
+    kwargs = dict(input_ids=p["input_ids"], position_ids=p["position_ids"], labels=p["labels"])
+    assert model.config.use_cache is True
+    model.activation_checkpointing_enable()
+    model.train()
+    torch.testing.assert_close(model(**kwargs).loss, model(**kwargs, use_cache=False).loss)
+    with torch.no_grad():  # no gradient: the cache stays on and attention crosses documents
+        assert abs(model(**kwargs).loss - model(**kwargs, use_cache=False).loss) > 1e-4
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_claim_packed_rows_get_a_dense_mask_and_sdpa_loses_is_causal(attention):
+    """M3: padding-free with sdpa/eager is correct but builds a (B, 1, T, T) mask."""
+    from transformers.masking_utils import create_causal_mask
+
+    assert_page_says(
+        "sft.md",
+        "padding-free",
+        en="It is correct, not free: for a packed row, transformers builds them a dense "
+        "(B, 1, T, T) mask, whose memory grows with the square of the row length, and `sdpa` "
+        "loses its `is_causal` fast path.",
+        zh="不过结果正确并不等于没有代价：对打包的行，transformers 给它们构造一个稠密的 (B, 1, T, T) 掩码，"
+        "占用的内存随行长的平方增长，`sdpa` 也用不上它的 `is_causal` 快速路径。",
+    )
+    config = LlamaConfig(hidden_size=64, num_attention_heads=4, attn_implementation=attention)
+    embeds = torch.zeros(1, 15, 64)
+    packed = torch.cat([torch.arange(n) for n in (5, 3, 7)])[None]
+    mask = create_causal_mask(config, embeds, None, None, position_ids=packed)
+    assert tuple(mask.shape) == (1, 1, 15, 15)
+    plain = create_causal_mask(config, embeds, None, None, position_ids=torch.arange(15)[None])
+    if attention == "sdpa":
+        assert plain is None  # one document: sdpa's is_causal, no mask at all
+
+
+def test_claim_TRL_swaps_only_a_template_equal_to_one_it_stores_an_edited_one_raises(page):
+    """M4: get_training_chat_template compares the template text, not the model family."""
+    assert_page_says(
+        "sft.md",
+        "no-generation",
+        en="TRL swaps in its training variant if the template is, character for character, one "
+        "that it stores",
+        zh="模板与 TRL 存的某个模板逐字相同",
+    )
+    assert_page_says(
+        "sft.md",
+        "no-generation",
+        en="and for any edited template, even one of those families",
+        zh="改动过的模板即使属于上面这些模型系列，也会报错",
+    )
+    tokenizer = page["qwen"]
+    tokenizer.chat_template = chat_template_utils.qwen2_5_chat_template + "\n"
+    try:
+        with pytest.raises(ValueError, match="not training-compatible"):
+            chat_template_utils.get_training_chat_template(tokenizer)
+    finally:
+        tokenizer.chat_template = chat_template_utils.qwen2_5_chat_template
