@@ -764,7 +764,8 @@ def test_claim_the_deterministic_fill_depends_on_fill_uninitialized_memory():
     assert_page_says(
         "pad-edge-cases.md",
         "crop-edges",
-        en="while `torch.utils.deterministic.fill_uninitialized_memory` is `True`, its default",
+        en="as long as `torch.utils.deterministic.fill_uninitialized_memory` keeps its default, "
+        "`True`",
         zh="只要 `torch.utils.deterministic.fill_uninitialized_memory` 保持默认的 `True`",
     )
     import torch.utils.deterministic as deterministic
@@ -876,8 +877,8 @@ def test_claim_uint64_becomes_0_on_this_cpu_and_the_snippet_passes_its_max():
     assert_page_says(
         "pad-edge-cases.md",
         "value",
-        en="which passes and, on this x86 CPU, becomes `0`",
-        zh="能通过检查，在本机的 x86 CPU 上变成 `0`",
+        en="which passes and, on the x86 machine that recorded these outputs, becomes `0`",
+        zh="能通过检查，在生成本页输出的 x86 机器上变成 `0`",
     )
     assert_page_says(
         "pad-edge-cases.md",
@@ -964,3 +965,46 @@ def test_exercise_answers_of_pad_basics_are_the_tuples_the_questions_ask_for():
         for fact in ("(0, 0, 1, 0)", "(B, T, H)", "torch.zeros(2, 3, 8)", "(B, T)"):
             assert fact in questions, (lang, fact)
         assert "[[1, 2, 3], [4, 5, 6]]" in questions, lang
+
+
+# --- review round 1 (pad-modes, explorer): CPU int64 examples, CUDA's replicate kernels -------
+
+
+def test_claim_every_mode_pads_int64_on_cpu_as_the_examples_and_the_explorer_do():
+    x = torch.arange(6).view(1, 2, 3)
+    for mode in ("constant", "reflect", "replicate", "circular"):
+        assert F.pad(x, (1, 1), mode=mode).dtype == torch.int64, mode
+    assert_page_says(
+        "pad-modes.md",
+        "mode-ranks",
+        en="Every example here pads `int64` tensors (`torch.arange`) on CPU, where every mode "
+        "accepts them",
+        zh="本页的例子都在 CPU 上填充 `int64` 张量（`torch.arange`），CPU 上每种模式都接受这种类型",
+    )
+    assert_page_says(  # the CUDA sentence says where it comes from; the test below runs it
+        "pad-modes.md",
+        "mode-ranks",
+        en="compiles its kernels for floating-point and complex dtypes only (no GPU has run this "
+        "page)",
+        zh="只为浮点和复数类型编译了它的内核（本页没有在 GPU 上运行过）",
+    )
+    assert_page_says(
+        "explore/pad.md",
+        "pad-explorer",
+        en="returns in torch 2.13 on CPU",
+        zh="torch 2.13 在 CPU 上",
+    )
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_claim_cuda_replicate_pads_no_int64():
+    """mode-ranks: read in PyTorch's ReplicationPadding.cu (floating and complex dispatch only)."""
+    x = torch.arange(6, device="cuda").view(1, 2, 3)
+    with pytest.raises(RuntimeError, match="not implemented for 'Long'"):
+        F.pad(x, (1, 1), mode="replicate")
+    assert_page_says(
+        "pad-modes.md",
+        "mode-ranks",
+        en='On CUDA, give `"replicate"` a floating-point tensor',
+        zh='在 CUDA 上做 `"replicate"` 填充时要用浮点张量',
+    )
