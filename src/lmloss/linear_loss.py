@@ -361,7 +361,7 @@ def _half_chunk(
         rows = inside.nonzero().squeeze(1)
         grad[rows, target[rows] - columns.start] -= 1
         grad.mul_(row_scale)
-        if wide is not None:
+        if grad_weight is not None and wide is not None:
             grad_weight[columns].addmm_(grad.T, wide)
         logits[:, columns] = grad  # rounded to the input's dtype, in place
     grad = logits
