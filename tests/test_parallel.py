@@ -120,6 +120,19 @@ def test_vocab_parallel_in_one_process_equals_cross_entropy(reduction):
     torch.testing.assert_close(mine.grad, logits.grad, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "dtype, vocab", [(torch.uint8, 256), (torch.int8, 300), (torch.int16, 151936)]
+)
+def test_vocab_parallel_takes_narrow_targets_whatever_the_vocabulary_size(dtype, vocab):
+    """Review of the loss page, found in parallel.py too: -100 compared with a uint8 target
+    wraps to 156, and 300 with an int8 one to 44, so valid targets were rejected."""
+    torch.manual_seed(0)
+    logits = torch.randn(4, vocab, dtype=torch.float64)
+    target = torch.tensor([1, 100, 50, 99])
+    got = vocab_parallel_cross_entropy(logits, target.to(dtype), vocab_start=0)
+    torch.testing.assert_close(got, F.cross_entropy(logits, target), rtol=0, atol=1e-12)
+
+
 def test_vocab_parallel_mean_over_no_target_is_nan_with_a_zero_gradient_like_cross_entropy():
     logits, target = torch.randn(2, 3, requires_grad=True), torch.tensor([-100, -100])
     reference = logits.detach().clone().requires_grad_()

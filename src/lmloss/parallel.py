@@ -195,6 +195,8 @@ def vocab_parallel_cross_entropy(
         True
     """
     vocab = _checked_vocab_shards(local_logits, target, vocab_start, group, ignore_index, reduction)
+    # compared in int64: in a narrower dtype -100 or the vocabulary size would wrap (uint8: 156)
+    target = target.long()  # no copy when it is int64 already
     bad = (target != ignore_index) & ((target < 0) | (target >= vocab))
     if bool(bad.any()):
         row = int(bad.nonzero()[0, 0])
