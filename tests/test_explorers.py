@@ -25,8 +25,8 @@ from trl.trainer.utils import pad as trl_pad
 from lmloss import explain_pad
 from lmloss.diagrams import pad_svg
 from lmloss.sft import collate, labels_from_mask, pack
-from test_browser import browser, server  # noqa: F401 - fixtures shared with the browser tests
 from snippet_sections import SNIPPETS
+from test_browser import browser, server  # noqa: F401 - fixtures shared with the browser tests
 
 # The SFT chapter's toy vocabulary, read from its snippet: the label explorer must give its
 # words the same ids
@@ -518,6 +518,18 @@ def test_explorers_fit_a_phone_in_dark_mode_and_request_nothing_elsewhere(
     # Readable: the form's text is light on the dark page.
     colour = page.locator(f"#lx-{page_name} label").first.evaluate("e => getComputedStyle(e).color")
     assert sum(int(c) for c in colour[colour.index("(") + 1 : -1].split(",")[:3]) > 384, colour
+    if page_name == "labels":
+        # Each checkbox keeps its size however its label wraps, and each table's caption starts
+        # on screen, not centred over a table wider than the phone.
+        boxes = page.locator(".lx-check input").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().width)"
+        )
+        assert len(boxes) == 3 and len(set(boxes)) == 1, boxes
+        captions = page.locator(".lx-table caption").evaluate_all(
+            "els => els.map(e => { const r = document.createRange(); r.selectNodeContents(e); "
+            "const b = r.getBoundingClientRect(); return [b.left, b.right]; })"
+        )
+        assert captions and all(0 <= left and right <= 375 for left, right in captions), captions
     context.close()
 
 
