@@ -381,7 +381,7 @@ def template_behaviours(directory: str | Path | None = None) -> list[TemplateBeh
         training = path.with_name(f"{path.stem}_training.jinja")
         checks = {kind: _probe(tokenizer, template, probe, kind) for kind, probe in _PROBES.items()}
         rendered = _render_probe(tokenizer, template, _PROBES["reasoning"]) or ""
-        earlier = (
+        earlier: Literal["kept", "dropped", "never written"] = (
             "kept" if "zqr1" in rendered else "dropped" if "zqr2" in rendered else "never written"
         )
         rows.append(
