@@ -280,17 +280,14 @@ def _weight_grad_error(loss_of, hidden, weight, reference):
     return float((weight.grad.double() - reference).norm() / reference.norm())
 
 
-@pytest.mark.parametrize("accum_dtype, bound", [(None, 2.0), (torch.float32, 1.1)])
-def test_bf16_weight_gradient_error_over_the_most_chunks(accum_dtype, bound):
-    """At most ``MAX_HALF_CHUNKS`` chunks of tokens: a bf16 buffer rounded once per chunk keeps
-    the weight gradient's error within 2x the standard path's; a float32 one, its error."""
+def _bf16_weight_gradient_error_ratio(chunks: int, accum_dtype, num_items=None) -> float:
+    """The weight gradient's error against float64 over ``chunks`` chunks of tokens, as a
+    multiple of the standard path's (the full logits, then ForCausalLMLoss)."""
     tokens, hidden_size, vocab = 4096, 16, 512
     generator = torch.Generator().manual_seed(0)
     hidden = torch.randn(1, tokens, hidden_size, generator=generator).bfloat16()
     weight = (torch.randn(vocab, hidden_size, generator=generator) / hidden_size**0.5).bfloat16()
     labels = torch.randint(0, vocab, (1, tokens), generator=generator)
-    # 1 / 4080 is 0.39 % off in bf16: the gradient must be scaled before it is rounded
-    num_items = 4080
 
     def standard(h, w):
         return ForCausalLMLoss(
@@ -300,11 +297,12 @@ def test_bf16_weight_gradient_error_over_the_most_chunks(accum_dtype, bound):
     reference = hidden.double(), weight.double().requires_grad_()
     standard(*reference).backward()
     standard_error = _weight_grad_error(standard, hidden, weight, reference[1].grad)
-    chunks = []
+    counted = []
     chunk = linear_loss._half_chunk
     with (
         mock.patch.object(linear_loss, "MIN_CHUNK_ROWS", 1),
-        mock.patch.object(linear_loss, "_half_chunk", lambda *a: chunks.append(1) or chunk(*a)),
+        mock.patch.object(linear_loss, "MAX_HALF_CHUNKS", chunks),
+        mock.patch.object(linear_loss, "_half_chunk", lambda *a: counted.append(1) or chunk(*a)),
     ):
         error = _weight_grad_error(
             lambda h, w: linear_causal_lm_loss(
@@ -314,10 +312,23 @@ def test_bf16_weight_gradient_error_over_the_most_chunks(accum_dtype, bound):
             weight,
             reference[1].grad,
         )
-    assert len(chunks) == MAX_HALF_CHUNKS
-    # measured: 1.81x the standard error with the bf16 buffer, 1.0x with the float32 one
-    # (with 512 chunks of 8 tokens the bf16 buffer's was 19x)
-    assert error <= bound * standard_error, (error, standard_error)
+    assert len(counted) == chunks
+    return error / standard_error
+
+
+def test_bf16_weight_gradient_error_grows_with_the_chunks_and_is_bounded_at_the_most():
+    """A bf16 buffer is rounded once per chunk: measured 1.45x the standard path's error over
+    4 chunks, 1.86x over 8, 2.55x over MAX_HALF_CHUNKS = 16 (the docstring quotes these)."""
+    ratios = [_bf16_weight_gradient_error_ratio(chunks, None) for chunks in (4, 8, 16)]
+    assert ratios == sorted(ratios), ratios
+    assert ratios[0] <= 1.6 and ratios[1] <= 2.0 and ratios[2] <= 3.0, ratios
+    assert linear_loss.MAX_HALF_CHUNKS == 16
+
+
+@pytest.mark.parametrize("num_items", [None, 4080])  # 1 / 4080 is 0.39 % off in bf16
+def test_bf16_weight_gradient_with_a_float32_buffer_keeps_the_standard_paths_error(num_items):
+    """The gradient is scaled before it is rounded, and a float32 buffer adds no rounding."""
+    assert _bf16_weight_gradient_error_ratio(16, torch.float32, num_items) <= 1.1
 
 
 def test_bf16_gradients_are_scaled_by_the_incoming_gradient_unrounded():
