@@ -15,7 +15,7 @@ from torch.utils._pytree import tree_leaves
 from transformers.loss.loss_utils import ForCausalLMLoss
 
 from lmloss import count_loss_tokens, linear_causal_lm_loss, linear_loss, shift_labels
-from lmloss.linear_loss import MAX_HALF_CHUNKS, MIN_CHUNK_ROWS
+from lmloss.linear_loss import MIN_CHUNK_ROWS
 from test_loss import METADATA, _Recorder
 
 IGNORE = -100
