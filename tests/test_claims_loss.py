@@ -185,18 +185,23 @@ def test_claim_apart_from_the_upcast_the_5_24_path_only_views_the_logits():
     assert logits.float().view(-1, 11).data_ptr() == logits.data_ptr()  # float32: no copy at all
 
 
-def test_claim_torch_has_no_less_than_for_uint16_32_64_so_causal_lm_loss_rejects_them():
-    """loss.md #int32-labels: which dtypes lmloss.causal_lm_loss takes, and why not the others."""
+def test_claim_torch_has_few_ops_for_uint16_32_64_and_causal_lm_loss_rejects_them():
+    """loss.md #int32-labels: which dtypes lmloss.causal_lm_loss takes, and the facts behind
+    leaving the others out. Round-2 review W1: the page gave torch's missing ``<`` as the
+    cause of the error, though lmloss compares in int64 since round 1."""
     assert_page_says(
         "loss.md",
         "int32-labels",
-        en="torch has "
-        "no `<` for uint16, uint32 and uint64, so for those it raises a `TypeError` that lists the "
-        "dtypes it accepts and says to convert with `.long()`",
-        zh="torch 没有为 "
-        "uint16、uint32 和 uint64 实现 `<`，遇到这三种类型，它抛出 `TypeError`，"
+        en="It leaves out uint16, uint32 and uint64, dtypes for which torch 2.13 implements few "
+        "operations (not even `<`; and uint64's largest values do not fit int64): for those it "
+        "raises a `TypeError` that lists the dtypes it accepts and says to convert with `.long()`",
+        zh="它不接受 uint16、uint32 和 uint64：torch 2.13 为这三种类型实现的运算很少（连 `<` 都没有），"
+        "uint64 最大的那些值也超出 int64 的范围。遇到这三种类型，它抛出 `TypeError`，"
         "信息里列出它接受的类型，并提示用 `.long()` 转换",
     )
+    for dtype in (torch.uint16, torch.uint32, torch.uint64):
+        largest = torch.tensor([torch.iinfo(dtype).max], dtype=dtype)
+        assert (int(largest.long()) == torch.iinfo(dtype).max) is (dtype != torch.uint64)
     from lmloss import causal_lm_loss
 
     logits, labels = _batch()

@@ -313,7 +313,7 @@ def _label_takers():
 def test_labels_of_uint16_32_64_raise_a_type_error_naming_the_argument_and_the_accepted_dtypes(
     function, dtype
 ):
-    """torch 2.13 has no `<` for these dtypes: without the check, torch's NotImplementedError."""
+    """lmloss does not take these dtypes (see INTEGER_DTYPES) and says to convert them."""
     name, call = _label_takers()[function]
     labels = torch.tensor([[1, 2, 3, 4]]).to(dtype)
     expected = rf"^{name} must have an integer dtype \({ACCEPTED}: .*got {dtype}; convert"

@@ -311,7 +311,7 @@ ACCEPTED = r"int64, int32, int16, int8 or uint8"
 def test_ids_and_masks_of_uint16_32_64_raise_a_type_error_with_the_accepted_dtypes(
     name, call, dtype
 ):
-    """The same dtype rule as the loss: torch has no `<` for these dtypes."""
+    """The same dtype rule as the loss."""
     with pytest.raises(TypeError, match=rf"^{name} must .*{ACCEPTED}.*got {dtype}"):
         call(torch.tensor([1, 1, 0]).to(dtype))
 

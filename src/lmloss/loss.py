@@ -21,7 +21,8 @@ IGNORE_INDEX = -100
 
 INTEGER_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 """The dtypes taken for token ids and labels. torch's uint16, uint32 and uint64 are left out:
-torch 2.13 has no ``<`` for them, so checking their values would fail inside torch."""
+torch 2.13 implements few operations for them (not even ``<``), and uint64's largest values
+do not fit int64; the error says to convert them with ``.long()``."""
 
 INTEGER_DTYPE_NAMES = "int64, int32, int16, int8 or uint8"
 
@@ -115,7 +116,7 @@ def causal_lm_loss(
       than ``.float()``: the same values and, for bf16 logits, the same float32 copy (torch
       converts first; only fp16 logits on CUDA or XPU are upcast inside the kernel);
     - raises ``TypeError``/``ValueError`` naming the argument before torch fails (labels of
-      dtype uint16, uint32 or uint64 included: torch has no ``<`` for them).
+      dtype uint16, uint32 or uint64 included, which it does not take).
 
     Args:
         logits: Floating-point logits of shape ``(..., T, V)``.
