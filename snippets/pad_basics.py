@@ -32,9 +32,9 @@ print(pad6.shape)  # (1 + 1 + 0, 3, 4)
 # --8<-- [end:pad6]
 
 # --8<-- [start:middle_dim]
-logits = torch.zeros(1, 2, 3)  # (B, T, V): the sequence is dim -2
-# (0, 0) leaves dim -1 as it is; (1, 1) pads dim -2
-longer = F.pad(logits, (0, 0, 1, 1), value=IGNORE_INDEX)
+logits = torch.ones(1, 2, 3)  # (B, T, V): the sequence is dim -2
+# (0, 0) leaves dim -1 as it is; (1, 1) pads dim -2 with 0
+longer = F.pad(logits, (0, 0, 1, 1))
 print(longer)
 print(longer.shape)
 # --8<-- [end:middle_dim]

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
-from transformers import Trainer
+from transformers import DataCollatorWithFlattening, Trainer
 from transformers.loss.loss_utils import ForCausalLMLoss
 
-from lmloss import count_loss_tokens, linear_causal_lm_loss
+from lmloss import count_loss_tokens, explain_pad, linear_causal_lm_loss
 from lmloss.parallel import global_num_items
 from lmloss.ranks import run_on_ranks
+from lmloss.sft import pack
 from page_claims import assert_page_says
 
 
@@ -99,3 +101,46 @@ def test_claim_ddp_averages_so_each_rank_multiplies_its_loss_by_the_ranks():
     scale = inspect.getsource(Trainer.compute_loss)
     assert "loss_scale = self.accelerator.num_processes // self.get_tp_size()" in scale
     assert "loss *= loss_scale" in scale
+
+
+def test_claim_pack_equals_DataCollatorWithFlattening_when_all_or_no_examples_have_labels():
+    """Review round 2, W4: not whatever the batch: transformers reads `"labels" in features[0]`
+    once, so a mixed batch loses the later labels or raises KeyError, while pack reads each."""
+    said = _said(pack)
+    assert "When every example has ``labels`` or none has, the output equals that of " \
+        "transformers' ``DataCollatorWithFlattening(return_position_ids=True, " \
+        "separator_id=ignore_index)``" in said  # fmt: skip
+    assert "transformers decides from the first example alone whether labels are given, so it " \
+        "then ignores the later examples' ``labels`` or raises ``KeyError``" in said  # fmt: skip
+    flatten = DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
+    plain = {"input_ids": [5, 6, 7]}
+    labelled = {"input_ids": [1, 2, 3, 4], "labels": [1, -100, 3, 4]}
+    for batch in ([plain, dict(plain)], [labelled, dict(labelled)]):
+        expected = flatten(batch, return_tensors="pt")
+        assert all(torch.equal(pack(batch)[key], value) for key, value in expected.items())
+    mixed = flatten([plain, labelled], return_tensors="pt")["labels"]
+    assert mixed.tolist() == [[-100, 6, 7, -100, 2, 3, 4]]  # the second example's labels lost
+    assert pack([plain, labelled])["labels"].tolist() == [[-100, 6, 7, -100, -100, 3, 4]]
+    with pytest.raises(KeyError, match="labels"):
+        flatten([labelled, plain], return_tensors="pt")
+    assert pack([labelled, plain])["labels"].tolist() == [[-100, -100, 3, 4, -100, 6, 7]]
+
+
+def test_claim_explain_pads_overlap_note_means_values_set_by_the_copy_order_or_never_written():
+    """Review round 2, M4: not "unusable" alone: torch 2.13 on the CPU gives a repeated wrap
+    when it crops on the left and wraps on the right, and memory it never wrote (the largest
+    int64, with deterministic algorithms on) when it wraps on the left; explain_pad notes both."""
+    said = _said(explain_pad)
+    assert "whose values depend on the order of its copy and may be memory it never wrote, so " \
+        "do not use them" in said  # fmt: skip
+    assert "unusable" not in said
+    torch.use_deterministic_algorithms(True)
+    try:
+        right = F.pad(torch.arange(5).repeat(2, 1), (-3, 3), mode="circular")
+        left = F.pad(torch.arange(6).repeat(2, 1), (3, -4), mode="circular")
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert right.tolist() == [[3, 4, 3, 4, 3]] * 2  # kept [3, 4], wrapped in the order copied
+    assert torch.iinfo(torch.int64).max in left.flatten().tolist()  # never written
+    assert "Note:" in explain_pad((2, 5), (-3, 3), "circular")
+    assert "Note:" in explain_pad((2, 6), (3, -4), "circular")

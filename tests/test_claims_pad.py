@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import re
 from pathlib import Path
 
@@ -22,8 +23,35 @@ LANGS = ("en", "zh")
 
 
 def test_claim_the_pages_describe_torch_2_13():
-    """ "the rules of torch 2.13", "the message torch 2.13 prints"."""
+    """ "the rules of torch 2.13", "the message torch 2.13 prints"; the explorer reproduces
+    torch 2.13's CPU results in JavaScript (tests/test_explorers.py compares them): it runs no
+    torch (review round 2, M5)."""
     assert torch.__version__.startswith("2.13.")
+    assert_page_says(
+        "pad-basics.md",
+        "summary",
+        en="draws what torch 2.13 returns on the CPU",
+        zh="会画出 torch 2.13 在 CPU 上返回的结果",
+    )
+
+
+def test_claim_minus_100_is_skipped_as_a_label_but_is_an_ordinary_score_in_logits():
+    """pad-basics #middle-dim (review round 2, M2): the example used to fill logits with
+    IGNORE_INDEX, as if the loss skipped those positions; ignore_index reads only the targets."""
+    assert_page_says(
+        "pad-basics.md",
+        "middle-dim",
+        en="the loss skips `-100` only where it is a label, and in logits it would be one more "
+        "score",
+        zh="只有作为标签时 `-100` 才会被损失跳过，放在 logits 里它只是又一个分数",
+    )
+    torch.manual_seed(0)
+    logits, labels = torch.randn(4, 5), torch.tensor([1, 2, 3, 4])
+    padded = F.pad(logits, (0, 0, 0, 1), value=-100)  # one more row of logits, all -100
+    with_row = F.cross_entropy(padded, F.pad(labels, (0, 1), value=0), reduction="none")
+    assert with_row[-1].item() == pytest.approx(math.log(5))  # a uniform score, counted
+    skipped = F.cross_entropy(padded, F.pad(labels, (0, 1), value=-100), reduction="none")
+    assert skipped[-1].item() == 0 and torch.equal(skipped[:-1], with_row[:-1])
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -554,9 +582,10 @@ def test_claim_shifted_labels_go_in_contiguous_as_shift_labels_next_to_labels():
     assert_page_says(
         "pad-basics.md",
         "shift-labels",
-        en="pass them, made contiguous with `.contiguous()`, as `shift_labels=` as well as "
-        "`labels=`",
-        zh="就先用 `.contiguous()` 把它们变成连续的，再作为 `shift_labels=` 和 `labels=` 一起传入",
+        en="call `.contiguous()` on them and pass them as `shift_labels=`, with `labels=` as "
+        "well (without `labels` the model computes no loss)",
+        zh="就先用 `.contiguous()` 把它们转成内存连续的张量，再作为 `shift_labels=` 和 `labels=` "
+        "一起传入",
     )
     assert_page_says(
         "pad-basics.md",
@@ -604,7 +633,7 @@ def test_claim_the_llama_qwen_mistral_and_gpt2_losses_shift_and_bart_for_causal_
         "shift-labels",
         en="For a model whose loss is transformers' `ForCausalLMLoss` (Llama, Qwen, Mistral, GPT-2 "
         "and others)",
-        zh="对于损失函数是 transformers 的 `ForCausalLMLoss` 的模型（Llama、Qwen、Mistral、GPT-2 等）",
+        zh="如果模型的损失函数是 transformers 的 `ForCausalLMLoss`（Llama、Qwen、Mistral、GPT-2 等）",
     )
     assert_page_says(
         "pad-basics.md",
@@ -671,15 +700,21 @@ def test_claim_a_padding_tuple_has_one_pair_per_dimension_at_most_and_negative_e
         F.pad(torch.zeros(2, 3), (1,) * 3)
 
 
-def test_claim_value_is_a_float_so_a_large_integer_fill_is_rounded():
-    """pad-basics, signature (review round 1, M10)."""
+def test_claim_value_is_a_float_so_a_large_integer_fill_is_rounded_and_int64_max_wraps():
+    """pad-basics, signature (review round 1, M10; round 2, M1: not only "rounded": the largest
+    int64 rounds up to 2**63, passes the range check and becomes the smallest, on x86)."""
     assert_page_says(
         "pad-basics.md",
         "signature",
         en="It is a Python `float`, so on an integer tensor a fill too large for a `double` to "
-        "hold exactly is rounded",
-        zh="它是 Python 的 `float`，所以给整数张量填充时，`double` 无法精确表示的大整数会被舍入",
+        "hold exactly is rounded, and on the x86 machine that recorded these outputs the largest "
+        "`int64` even becomes the smallest, without an error",
+        zh="它是 Python 的 `float`，所以给整数张量填充时，`double` 无法精确表示的大整数会被舍入；"
+        "在生成本页输出的 x86 机器上，`int64` 的最大值甚至会变成最小值，而且不报错",
     )
+    int64 = torch.iinfo(torch.int64)
+    wrapped = F.pad(torch.zeros(1, dtype=torch.int64), (1, 0), value=int64.max)  # no error
+    assert wrapped[0].item() == int64.min  # x86 CPU, as the recorded outputs
     assert inspect.signature(F.pad).parameters["value"].annotation in ("float | None", float | None)
     ints = torch.zeros(1, dtype=torch.int64)
     assert F.pad(ints, (1, 0), value=2**53)[0].item() == 2**53  # a double holds it

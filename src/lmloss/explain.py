@@ -79,8 +79,9 @@ def explain_pad(
     adds (or, for a negative entry, crops) at the start and the end, and the resulting size.
     Dimensions the tuple does not reach are listed as kept. In ``"circular"`` mode a note follows
     when a pair wraps more values than its cropping keeps: torch returns a tensor of the right
-    shape whose values are unusable. The sizes are those of
-    [`lmloss.pad_shape`][lmloss.pad_shape], which validates the arguments first.
+    shape whose values depend on the order of its copy and may be memory it never wrote, so do
+    not use them. The sizes are those of [`lmloss.pad_shape`][lmloss.pad_shape], which
+    validates the arguments first.
 
     Args:
         shape: The input shape, such as a tuple or a ``torch.Size``.

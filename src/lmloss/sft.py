@@ -145,8 +145,11 @@ def pack(examples: Sequence[Example], ignore_index: int = IGNORE_INDEX) -> dict[
     model gets no ``attention_mask`` and no cache (``use_cache=False``); the first label
     of each example is ``ignore_index``, because after the shift the position before it (the
     last token of the previous example) would otherwise be scored on predicting it across the
-    boundary. The output equals that of transformers' ``DataCollatorWithFlattening(
-    return_position_ids=True, separator_id=ignore_index)``, which also skips empty examples.
+    boundary. When every example has ``labels`` or none has, the output equals that of
+    transformers' ``DataCollatorWithFlattening(return_position_ids=True,
+    separator_id=ignore_index)``, which also skips empty examples. In a mixed batch they differ:
+    transformers decides from the first example alone whether labels are given, so it then
+    ignores the later examples' ``labels`` or raises ``KeyError``.
 
     Args:
         examples: Mappings with ``input_ids`` and optionally ``labels`` (default: the
