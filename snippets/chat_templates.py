@@ -212,6 +212,8 @@ no_think = {"enable_thinking": False}
 result = assistant_mask(qwen3, chat, turns="last",
                         chat_template_kwargs=no_think)
 print(f"last qwen3, {no_think}: {runs(qwen3, result)}")
+result = assistant_mask(qwen3_8, chat, chat_template_kwargs=no_think)
+print(f"all  qwen3_8, {no_think}: {runs(qwen3_8, result)}")
 # --8<-- [end:multi_turn]
 
 # --8<-- [start:reasoning]
@@ -288,6 +290,11 @@ truncated = qwen.apply_chat_template(
     return_assistant_tokens_mask=True, truncation=True,
     max_length=len(ids) - 2)
 qwen3_8_prefix = assistant_mask(qwen3_8, chat)
+# GLM-4.5 ends its turn with the next message's first token, <|user|>.
+glm = tokenizer_for("glm4moe")
+glm_prefix = assistant_mask(glm, chat)
+glm_training = assistant_mask(glm, chat,
+                              chat_template=template("glm4moe_training"))
 no_reasoning = qwen3.apply_chat_template(
     chat, chat_template=template("qwen3_training"), return_dict=True,
     return_assistant_tokens_mask=True)
@@ -303,6 +310,10 @@ cases = {
                        no_reasoning["assistant_masks"], chat),
     "qwen3_8 prefix": (qwen3_8, qwen3_8_prefix.input_ids,
                        qwen3_8_prefix.assistant_masks, chat),
+    "glm4moe prefix": (glm, glm_prefix.input_ids,
+                       glm_prefix.assistant_masks, chat, "<|user|>"),
+    "glm4moe_training": (glm, glm_training.input_ids,
+                         glm_training.assistant_masks, chat, "<|user|>"),
 }
 for name, case in cases.items():
     print(f"{name}: {'; '.join(check(*case))}")
@@ -320,8 +331,11 @@ for example in per_turn(reasoned):  # Qwen3, reasoning in the data
     print(f"qwen3, example {len(example) // 2}: {runs(qwen3, result)}")
 # DeepSeek-R1: the reasoning is written inline, in the content.
 r1 = tokenizer_for("deepseek_r1_distill")
-inline = [chat[0], {"role": "assistant", "content":
-                    "<think>\ntwo plus three\n</think>\n\nit is five"}]
+r1_chat = [chat[0], {"role": "assistant", "content":
+                     "<think>\ntwo plus three\n</think>\n\nit is five"},
+           chat[2], {"role": "assistant", "content":
+                     "<think>\na thank you\n</think>\n\nsure"}]
+inline = r1_chat[:2]
 print(f"r1: {r1.apply_chat_template(inline, tokenize=False)!r}")
 r1_training = template("deepseek_r1_distill_training")
 marked = r1.apply_chat_template(
@@ -332,6 +346,26 @@ print(f"r1_training markers: "
 result = assistant_mask(r1, inline, method="prefix",
                         chat_template=r1_training)
 print(f"r1_training, prefix: {runs(r1, result)}")
+
+
+def as_served(example) -> list[dict]:
+    """The earlier answers cut as R1's own template cuts them."""
+    *earlier, last = example
+    return [{**m, "content": m["content"].split("</think>")[-1]}
+            if m["role"] == "assistant" else m for m in earlier] + [last]
+
+
+for example in per_turn(r1_chat):  # one example per turn, the last trained
+    cut = as_served(example)
+    result = assistant_mask(r1, cut, method="prefix", turns="last",
+                            chat_template=r1_training)
+    context = r1.apply_chat_template(
+        cut[:-1], chat_template=r1_training, add_generation_prompt=True,
+        tokenize=False)
+    served = r1.apply_chat_template(
+        example[:-1], add_generation_prompt=True, tokenize=False)
+    print(f"r1, example {len(example) // 2}: {runs(r1, result)}; "
+          f"context as served: {context == served}")
 # --8<-- [end:recipes]
 
 # --8<-- [start:trainer]
@@ -367,11 +401,21 @@ except ValueError as error:
 mask = assistant_mask(llama, chat)
 dataset = Dataset.from_list([{"input_ids": mask.input_ids,
                               "assistant_masks": mask.assistant_masks}])
-labels = tiny_trainer(dataset).train_dataset[0]["labels"]
+trainer = tiny_trainer(dataset)
+labels = trainer.train_dataset[0]["labels"]
 kept = [label != -100 for label in labels]
 print(f"trained: {trained(llama, mask.input_ids, kept)}")
 ours = labels_from_mask(mask.input_ids, mask.assistant_masks)
 print(f"same as labels_from_mask: {labels == ours.tolist()}")
+# TRL truncates after building labels, then drops rows with none trained.
+print(f"max_length: {trainer.args.max_length}")
+untrained = {"input_ids": mask.input_ids,
+             "assistant_masks": [0] * len(mask.input_ids)}
+cut_rows = tiny_trainer(Dataset.from_list([dataset[0], untrained]),
+                        max_length=len(mask.input_ids) - 1).train_dataset
+kept = [label != -100 for label in cut_rows[0]["labels"]]
+print(f"rows kept: {len(cut_rows)} of 2, trained: "
+      f"{trained(llama, cut_rows[0]['input_ids'], kept)}")
 # --8<-- [end:trainer]
 
 # --8<-- [start:quiz]
@@ -380,6 +424,23 @@ training_mask = assistant_mask(
 print("1.", sum(training_mask.assistant_masks)
       - sum(tool_mask.assistant_masks))
 print("2.", [row.name for row in rows if row.reasoning])
+
+
+def reasons_with(name, kwargs) -> bool:
+    """Prefix rendering finds every answer of `reasoned`."""
+    try:
+        assistant_mask(tokenizer_for(name), reasoned,
+                       chat_template_kwargs=kwargs)
+        return True
+    except NotPrefixPreservingError:
+        return False
+
+
+switch = {"preserve_thinking": True}
+has_switch = [row.name for row in rows if row.reasoning is False
+              and "preserve_thinking" in template(row.name)]
+print("  ", switch,
+      {name: reasons_with(name, switch) for name in has_switch})
 last_reasoned = chat[:3] + reasoned[3:]
 try:
     assistant_mask(qwen3, last_reasoned)

@@ -8,6 +8,9 @@ sections are run once, in order.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+
 import pytest
 from transformers.utils import logging as hf_logging
 from transformers.utils.chat_template_utils import render_jinja_template
@@ -190,8 +193,8 @@ def test_claim_qwen3_6_with_preserve_thinking_trains_after_the_think_of_its_gene
     assert_page_says(
         PAGE,
         "reasoning",
-        en="The trained text starts after `<think>\\n` (part of the generation prompt)",
-        zh="参与训练的文本从 `<think>\\n` 之后开始，这部分由生成提示给出",
+        en="On `qwen3_6` the trained text starts after `<think>\\n` (part of the generation prompt)",
+        zh="在 `qwen3_6` 上，参与训练的文本从 `<think>\\n` 之后开始，这部分由生成提示给出",
     )
     tokenizer, reasoned = page["qwen3_6"], page["reasoned"]
     prompt = tokenizer.apply_chat_template(reasoned[:1], add_generation_prompt=True, tokenize=False)
@@ -207,8 +210,34 @@ def test_exercise_answers_are_computed_and_match_the_page(page):
     # 2: the templates prefix-preserving on the reasoning probe are those that keep it.
     kept = [row.name for row in page["rows"] if row.earlier_reasoning == "kept"]
     assert answers[1] == f"2. {kept}"
+    # ... and, with preserve_thinking, those that read the switch and then keep it.
+    switch = {"preserve_thinking": True}
+    works = {
+        row.name: page["reasons_with"](row.name, switch)
+        for row in page["rows"]
+        if row.reasoning is False and "preserve_thinking" in page["template"](row.name)
+    }
+    assert answers[2] == f"   {switch} {works}"
+    assert [name for name, ok in works.items() if ok] == [
+        "lfm2_2_5",
+        "lfm2_2_5_v2",
+        "lfm2_2_5_vl",
+        "qwen3_6",
+    ]
+    assert_page_says(
+        PAGE,
+        "exercises",
+        en="`lfm2_2_5`, `lfm2_2_5_v2`, `lfm2_2_5_vl` and `qwen3_6`",
+        zh="`lfm2_2_5`、`lfm2_2_5_v2`、`lfm2_2_5_vl` 和 `qwen3_6`",
+    )
+    assert_page_says(
+        PAGE,
+        "exercises",
+        en="`diffusion_gemma` and `gemma4_v5` read the switch too, but still raise",
+        zh="`diffusion_gemma` 和 `gemma4_v5` 也读这个开关，但仍然报错",
+    )
     # 3: the first assistant message is where prefix rendering stops.
-    assert answers[2].startswith("3. 1 ['<think>\\na thank you")
+    assert answers[3].startswith("3. 1 ['<think>\\na thank you")
     assert_page_says(PAGE, "exercises", en="raises at `messages[1]`", zh="在 `messages[1]` 处报错")
 
 
@@ -260,7 +289,14 @@ def test_claim_check_runs_on_the_masks_above_and_on_masks_not_shown_before(page)
         for name in page["cases"]
         if name not in ("generation markers", "no markers", "assistant content")
     ]
-    assert new == ["prompt-completion", "truncated", "qwen3_training", "qwen3_8 prefix"]
+    assert new == [
+        "prompt-completion",
+        "truncated",
+        "qwen3_training",
+        "qwen3_8 prefix",
+        "glm4moe prefix",
+        "glm4moe_training",
+    ]
     assert_page_says(
         PAGE, "pitfalls", en="prefix rendering on `qwen3_8`", zh="在 `qwen3_8` 上前缀渲染"
     )
@@ -272,7 +308,7 @@ def test_claim_enable_thinking_false_moves_the_empty_block_into_the_generation_p
         "multi-turn",
         en="Qwen3's template then puts the empty block into the generation prompt, and only the "
         "answer is trained",
-        zh="Qwen3 的模板会把空的推理块放进生成提示，只有回复参与训练",
+        zh="Qwen3 的模板会把空的 think 块放进生成提示，只有回复参与训练",
     )
     chat, off = page["chat"], {"enable_thinking": False}
     for name in ("qwen3", "qwen3_5_think", "qwen3_5_nothink", "qwen3_6", "qwen3_8"):
@@ -366,3 +402,186 @@ def test_claim_the_end_of_turn_tokens_of_each_family(page):
         tokenizer = page["tokenizer_for"](name)
         turn = tokenizer.apply_chat_template(page["chat"][:2], tokenize=False)
         assert turn.rstrip("\n").endswith(end), name
+
+
+def test_claim_glm4moe_prefix_rendering_leaves_out_the_stop_token_without_raising(page):
+    assert_page_says(
+        PAGE,
+        "prefixes",
+        en="prefix rendering gives that token to the next message, leaves the last answer with no "
+        "stop token at all, and raises nothing",
+        zh="前缀渲染于是把它算给下一条消息，最后一次回复则完全没有停止词元，而且不会报错",
+    )
+    assert_page_says(
+        PAGE,
+        "summary",
+        en="A stop token the template writes as the next message's start (GLM-4.5) is left out "
+        "without an error",
+        zh="模板写成下一条消息开头的停止词元（GLM-4.5）会被漏掉，而且不报错",
+    )
+    glm, chat, template = page["glm"], page["chat"], page["template"]
+    rendered = glm.apply_chat_template(chat, tokenize=False)
+    assert "it is five<|user|>" in rendered and rendered.endswith("sure")
+    runs = page["runs"](glm, page["assistant_mask"](glm, chat))  # no error: method "auto"
+    assert runs == ["\n<think></think>\nit is five", "\n<think></think>\nsure"]
+    # TRL's training template puts the role token that follows an answer in its markers.
+    training = template("glm4moe_training")
+    assert "{%- elif loop.last -%}\n{{- '<|user|>' }}" in training
+    marked = page["runs"](glm, page["glm_training"])
+    assert [run.endswith("<|user|>") for run in marked] == [True, True]
+    prefix = page["glm_prefix"]
+    assert page["check"](glm, prefix.input_ids, prefix.assistant_masks, chat, "<|user|>")[0] == (
+        "a trained run does not end with <|user|>"
+    )
+
+
+def test_claim_qwen3_rewrites_inline_reasoning_and_DeepSeek_R1_cuts_it_from_every_turn(page):
+    assert_page_says(
+        PAGE,
+        "offsets",
+        en="DeepSeek-R1 cuts it out of every turn",
+        zh="DeepSeek-R1 把它从每一轮里删掉",
+    )
+    assert_page_says(
+        PAGE,
+        "offsets",
+        en="Qwen3 cuts it out of the turns before the last user message and re-formats it in the "
+        "later ones as `<think>\\n...\\n</think>\\n\\n`",
+        zh="Qwen3 把它从最后一条用户消息之前的轮次里删掉，在之后的轮次里改写成",
+    )
+    assert_page_says(
+        PAGE,
+        "offsets",
+        en="Llama 3 trims the whitespace around the content",
+        zh="Llama 3 会去掉内容首尾的空白",
+    )
+    chat, tokenizer_for = page["chat"], page["tokenizer_for"]
+
+    def rendered(name, first, last):
+        answers = [{"role": "assistant", "content": first}, {"role": "assistant", "content": last}]
+        conversation = [chat[0], answers[0], chat[2], answers[1]]
+        return tokenizer_for(name).apply_chat_template(conversation, tokenize=False)
+
+    formatted = "<think>\nr1\n</think>\n\nanswer one"
+    qwen3 = rendered("qwen3", formatted, "<think>\nr2\n</think>\n\nanswer two")
+    assert "r1" not in qwen3 and "<think>\nr2\n</think>\n\nanswer two" in qwen3
+    reformatted = rendered("qwen3", formatted, "<think>r2</think>answer two")
+    assert "<think>r2</think>" not in reformatted and "<think>\nr2\n</think>" in reformatted
+    r1 = rendered("deepseek_r1_distill", formatted, "<think>\nr2\n</think>\n\nanswer two")
+    assert "r1" not in r1 and "r2" not in r1
+    llama = rendered("llama3_1", " answer one ", "answer two")
+    assert " answer one " not in llama and "answer one" in llama and "answer two" in llama
+
+
+def test_claim_the_straddling_token_never_occurs_at_the_edge_when_the_model_generates(page):
+    assert_page_says(
+        PAGE,
+        "offsets",
+        en="the prompt is then tokenized alone and ends with its own `\\n` token",
+        zh="那时提示单独分词，以它自己的 `\\n` 词元结尾",
+    )
+    tokenizer, chat = page["qwen3_8"], page["chat"]
+    prompt = tokenizer.apply_chat_template(chat[:1], add_generation_prompt=True)["input_ids"]
+    whole = page["assistant_mask"](tokenizer, chat[:2]).input_ids
+    edge = len(prompt) - 1
+    assert tokenizer.decode(prompt[edge:]) == "\n"
+    assert whole[:edge] == prompt[:edge] and tokenizer.decode(whole[edge : edge + 1]) == "\n\n"
+
+
+def test_claim_TRL_assistant_only_loss_on_qwen3_marks_an_empty_think_block_whatever_enable_thinking(
+    page,
+):
+    from trl.chat_template_utils import get_training_chat_template
+
+    assert_page_says(
+        PAGE,
+        "pitfalls",
+        en="on a Qwen3 tokenizer it swaps in `qwen3_training`, which writes and marks the empty "
+        "block whatever `enable_thinking` is (the switch changes only its generation prompt)",
+        zh="在 Qwen3 的分词器上它会换上 `qwen3_training`，不管 `enable_thinking` 取什么值，"
+        "这个模板都会写出并标出空的 think 块（这个开关只改变它的生成提示）",
+    )
+    assert_page_says(
+        PAGE,
+        "trainer",
+        en="In `SFTTrainer`, `chat_template_kwargs` is a dataset column, one mapping per example, "
+        "not an `SFTConfig` field",
+        zh="在 `SFTTrainer` 里，`chat_template_kwargs` 是数据集的一列，每条样本一个映射，而不是 "
+        "`SFTConfig` 的字段",
+    )
+    from trl import SFTConfig, SFTTrainer
+
+    assert "chat_template_kwargs" not in {field.name for field in dataclasses.fields(SFTConfig)}
+    assert 'example.get("chat_template_kwargs", {})' in inspect.getsource(SFTTrainer)
+    qwen3, chat, template = page["qwen3"], page["chat"], page["template"]
+    assert get_training_chat_template(qwen3) == template("qwen3_training")
+    for kwargs in ({}, {"enable_thinking": False}):
+        marked = qwen3.apply_chat_template(
+            chat,
+            chat_template=template("qwen3_training"),
+            return_dict=True,
+            return_assistant_tokens_mask=True,
+            **kwargs,
+        )
+        runs = page["trained"](qwen3, marked["input_ids"], marked["assistant_masks"])
+        assert runs == [
+            "<think>\n\n</think>\n\nit is five<|im_end|>\n",
+            "<think>\n\n</think>\n\nsure<|im_end|>\n",
+        ], kwargs
+
+
+def test_claim_DeepSeek_R1_templates_ignore_reasoning_content_and_need_content_to_open_the_think(
+    page,
+):
+    assert_page_says(
+        PAGE,
+        "recipes",
+        en="Both R1 templates ignore `reasoning_content`",
+        zh="R1 的两个模板都不读 `reasoning_content`",
+    )
+    assert_page_says(
+        PAGE,
+        "recipes",
+        en="prefix rendering raises unless `content` starts with it",
+        zh="`content` 不以它开头时前缀渲染会报错",
+    )
+    r1, chat, training = page["r1"], page["chat"], page["r1_training"]
+    separate = [chat[0], {**chat[1], "reasoning_content": "two plus three"}]
+    for template in (None, training):
+        text = r1.apply_chat_template(separate, chat_template=template, tokenize=False)
+        assert "two plus three" not in text
+    no_newline = [chat[0], {**chat[1], "content": "<think>two plus three</think>it is five"}]
+    with pytest.raises(page["NotPrefixPreservingError"], match="generation prompt"):
+        page["assistant_mask"](r1, no_newline, method="prefix", chat_template=training)
+    # Cut as the original template cuts them, the earlier answers give each example the context
+    # the original template gives the model; uncut, the second example keeps the first reasoning.
+    served, uncut = [], []
+    for example in page["per_turn"](page["r1_chat"]):
+        original = r1.apply_chat_template(example[:-1], add_generation_prompt=True, tokenize=False)
+        for kept, messages in ((served, page["as_served"](example)), (uncut, example)):
+            context = r1.apply_chat_template(
+                messages[:-1], chat_template=training, add_generation_prompt=True, tokenize=False
+            )
+            kept.append(context == original)
+    assert served == [True, True] and uncut == [True, False]
+
+
+def test_claim_TRL_truncates_after_the_labels_and_drops_rows_with_nothing_trained(page):
+    assert_page_says(
+        PAGE,
+        "trainer",
+        en="TRL truncates each example after building its labels",
+        zh="TRL 在构造好标签之后才截断每条样本",
+    )
+    assert_page_says(
+        PAGE,
+        "trainer",
+        en="It then drops every row left with no trained token, without a warning",
+        zh="之后它把没有词元参与训练的行都丢掉，不发出任何警告",
+    )
+    from trl import SFTConfig
+
+    defaults = {field.name: field.default for field in dataclasses.fields(SFTConfig)}
+    assert defaults["max_length"] == page["trainer"].args.max_length == 1024
+    rows = page["cut_rows"]
+    assert len(rows) == 1 and rows[0]["labels"][-1] != -100  # the cut answer is still trained
