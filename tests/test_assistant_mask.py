@@ -419,3 +419,32 @@ def test_a_generation_prompt_that_does_not_start_the_turn_raises_even_on_one_tur
         assistant_mask(tokenizer, one_turn, chat_template=_template("deepseek_r1_distill"))
     assert caught.value.index == 1
     assert "generation prompt does not start" in " ".join(NotPrefixPreservingError.__doc__.split())
+
+
+def test_markers_with_turns_last_need_the_conversation_before_the_last_answer_preserved(tokenizers):
+    """phi3_training appends <eos> to every rendering without a generation prompt, so the
+    conversation before the last answer is no prefix of the whole: markers raise under
+    turns="last" only (the error's docstring says so)."""
+    tokenizer, training = _tokenizer(tokenizers, "phi3"), _template("phi3_training")
+    assert any(assistant_mask(tokenizer, CHAT, chat_template=training).assistant_masks)
+    last = len(CHAT) - 1
+    with pytest.raises(NotPrefixPreservingError, match=rf"with messages\[:{last}\]") as caught:
+        assistant_mask(tokenizer, CHAT, chat_template=training, turns="last")
+    assert caught.value.index == last
+    doc = " ".join(NotPrefixPreservingError.__doc__.split())
+    assert 'markers with ``turns="last"``: ``messages[:index]``' in doc
+
+
+def test_prefix_rendering_misses_a_stop_token_rendered_as_the_next_messages_start(tokenizers):
+    """glm4moe renders the <|user|> GLM-4.5 stops with at the start of the user message: prefix
+    rendering raises nothing and marks no <|user|>, where TRL's training template marks each one
+    (the module docstring says so)."""
+    tokenizer = _tokenizer(tokenizers, "glm4moe")
+    runs = {}
+    for name in ("glm4moe", "glm4moe_training"):
+        result = assistant_mask(tokenizer, CHAT, chat_template=_template(name))
+        marked = [t for t, m in zip(result.input_ids, result.assistant_masks, strict=True) if m]
+        runs[name] = tokenizer.decode(marked).count("<|user|>")
+    assistants = sum(m["role"] == "assistant" for m in CHAT)
+    assert runs == {"glm4moe": 0, "glm4moe_training": assistants}
+    assert "GLM-4.5's ``<|user|>``" in lmloss.chat.__doc__

@@ -1,7 +1,8 @@
 """Which tokens of a chat are the assistant's, for any chat template; what TRL's templates do.
 
-Prefix rendering needs a prefix-preserving template whose generation prompt starts the assistant
-turn; where either fails, the helpers raise ``NotPrefixPreservingError``, never a wrong mask.
+Prefix rendering raises ``NotPrefixPreservingError`` where the template is not prefix-preserving or
+its generation prompt does not start the turn. It silently misses a stop token rendered as the next
+message's start (GLM-4.5's ``<|user|>``).
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ _RESERVED_KWARGS = frozenset(
 
 @dataclass(frozen=True)
 class AssistantTokens:
-    """``input_ids`` as ``apply_chat_template`` returns them, ``assistant_masks`` (1 on the
-    assistant's tokens) and the ``method`` used."""
+    """``input_ids`` as ``apply_chat_template`` gives them, ``assistant_masks`` (1 on the
+    assistant's tokens), the ``method``."""
 
     input_ids: list[int]
     assistant_masks: list[int]
@@ -70,13 +71,13 @@ def assistant_mask(
     ``method="auto"`` uses the template's ``{% generation %}`` markers if it has them, else
     prefix rendering: ``messages[i]`` owns what ``messages[: i + 1]`` adds to ``messages[:i]``
     rendered with ``add_generation_prompt=True`` (not the prompt, a ``<think>`` it ends in
-    included). A token overlapping a marked character is marked, as transformers marks it.
+    included). A token overlapping a marked character is marked, as in transformers.
 
     Args:
-        tokenizer: A fast transformers tokenizer (for character offsets).
+        tokenizer: A fast transformers tokenizer.
         messages: The conversation, as ``apply_chat_template`` takes it.
         method: ``"generation"``, ``"prefix"`` or ``"auto"``.
-        turns: ``"all"`` assistant messages, or the ``"last"`` one only.
+        turns: ``"all"`` assistant messages, or the ``"last"``.
         tools: Tool schemas.
         chat_template: A template instead of the tokenizer's.
         chat_template_kwargs: Template variables (``preserve_thinking``...).
@@ -171,8 +172,9 @@ def assistant_mask(
 
 
 class NotPrefixPreservingError(ValueError):
-    """The template renders ``messages[:index + 1]`` differently once more messages follow, or
-    its generation prompt does not start the assistant turn."""
+    """At ``messages[index]``, the whole conversation does not start with ``messages[:index + 1]``
+    (markers with ``turns="last"``: ``messages[:index]``), or the generation prompt does not start
+    the turn."""
 
     def __init__(self, message: str, index: int) -> None:
         super().__init__(message)
@@ -296,15 +298,15 @@ def _checked_kwargs(chat_template_kwargs: object) -> dict[str, Any]:
 class TemplateBehaviour:
     """What one chat template does on the probe conversations.
 
-    A prefix column is ``True`` where ``assistant_mask(method="prefix")`` finds every assistant
-    turn of its probe, ``False`` where it raises ``NotPrefixPreservingError``, ``None`` where
-    the template cannot render the probe whole.
+    A prefix column is ``True`` where ``assistant_mask(method="prefix")`` raises nothing on its
+    probe, ``False`` where it raises ``NotPrefixPreservingError``, ``None`` where the template
+    cannot render the probe whole.
 
     The probes (``multi_turn``, ``reasoning``, ``tool_calls``): user, assistant, user,
     assistant; the same with ``reasoning_content``; user, assistant tool call, tool result,
     assistant. ``training_version`` is TRL's ``<name>_training`` or ``None``;
     ``earlier_reasoning`` what the template writes of the first answer's reasoning in the
-    reasoning probe: ``"kept"``, ``"dropped"`` (the last's only) or ``"never written"``.
+    reasoning probe: ``"kept"``, ``"dropped"`` or ``"never written"``.
     """
 
     name: str
@@ -358,13 +360,13 @@ def _trl_template_dir() -> Path:
 
 
 def template_behaviours(directory: str | Path | None = None) -> list[TemplateBehaviour]:
-    """Check each original template (``<name>.jinja``, not ``*_training``) on the probes.
+    """Check each original template (not ``*_training``) on the probes.
 
     Args:
         directory: A folder of ``.jinja`` chat templates; ``None`` for TRL's.
 
     Returns:
-        One ``TemplateBehaviour`` per original template, sorted by name.
+        One ``TemplateBehaviour`` per template, by name.
     """
     if directory is None:
         directory = _trl_template_dir()
