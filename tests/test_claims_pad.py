@@ -5,6 +5,7 @@ Each test is named after the sentence it backs and runs the pinned torch.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import math
@@ -398,7 +399,7 @@ def test_claim_the_crop_diagram_shows_the_cropped_0_and_counts_4_input_elements(
 
 # --- review round 2026-12-04 (pad-edge-cases): each test fails on the page's old sentence ----
 
-from page_claims import assert_page_says  # noqa: E402
+from page_claims import assert_page_says, section_prose  # noqa: E402
 
 INT64 = torch.iinfo(torch.int64)
 
@@ -1016,13 +1017,6 @@ def test_claim_every_mode_pads_int64_on_cpu_as_the_examples_and_the_explorer_do(
         "accepts them",
         zh="本页的例子都在 CPU 上填充 `int64` 张量（`torch.arange`），CPU 上每种模式都接受这种类型",
     )
-    assert_page_says(  # the CUDA sentence says where it comes from; the test below runs it
-        "pad-modes.md",
-        "mode-ranks",
-        en="compiles its kernels for floating-point and complex dtypes only (no GPU has run this "
-        "page)",
-        zh="只为浮点和复数类型编译了它的内核（本页没有在 GPU 上运行过）",
-    )
     assert_page_says(
         "explore/pad.md",
         "pad-explorer",
@@ -1031,15 +1025,59 @@ def test_claim_every_mode_pads_int64_on_cpu_as_the_examples_and_the_explorer_do(
     )
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_claim_cuda_replicate_pads_no_int64():
-    """mode-ranks: read in PyTorch's ReplicationPadding.cu (floating and complex dispatch only)."""
-    x = torch.arange(6, device="cuda").view(1, 2, 3)
-    with pytest.raises(RuntimeError, match="not implemented for 'Long'"):
-        F.pad(x, (1, 1), mode="replicate")
+def pad_opinfo_dtypes() -> dict[str, dict[str, tuple[torch.dtype, ...]]]:
+    """The dtypes torch's own test suite declares for each ``F.pad`` mode, per keyword.
+
+    Read from the OpInfo entries of the installed torch (common_methods_invocations.py);
+    importing that module needs the ``expecttest`` package, so its source is parsed instead
+    and only the dtype helpers (``common_dtype``) run.
+    """
+    from torch.testing._internal import common_dtype
+
+    source = Path(common_dtype.__file__).with_name("common_methods_invocations.py")
+    found: dict[str, dict[str, tuple[torch.dtype, ...]]] = {}
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "OpInfo"):
+            continue
+        if not (node.args and ast.literal_eval(node.args[0]) == "nn.functional.pad"):
+            continue
+        keywords = {k.arg: k.value for k in node.keywords}
+        variant = ast.literal_eval(keywords["variant_test_name"])
+        found[variant] = {
+            name: eval(  # a dtype-helper call such as all_types_and_complex_and(torch.half)
+                compile(ast.Expression(value), str(source), "eval"),
+                {"torch": torch, **vars(common_dtype)},
+            )
+            for name, value in keywords.items()
+            if name.startswith("dtypes")
+        }
+    return found
+
+
+def test_claim_on_cuda_every_mode_takes_integer_tensors_only_the_backward_needs_floats():
+    """mode-ranks (review round 2, W1): the page said CUDA's "replicate" needs a floating-point
+    tensor. torch 2.13's OpInfo for F.pad declares the integer dtypes for every mode and no
+    CUDA-specific list (PR pytorch/pytorch#107755 added the integer kernels in torch 2.1); the
+    deterministic CUDA path (a decomposition) takes them too; integers cannot require a gradient."""
+    declared = pad_opinfo_dtypes()
+    for mode in ("constant", "reflect", "replicate", "circular"):
+        assert "dtypesIfCUDA" not in declared[mode], mode
+        assert {torch.int8, torch.int32, torch.int64} <= set(declared[mode]["dtypes"]), mode
+    x = torch.arange(6).view(1, 2, 3)
+    replicated = torch._decomp.decompositions._replication_pad(x, (1, 1))
+    assert replicated.dtype == torch.int64
+    assert torch.equal(replicated, F.pad(x, (1, 1), mode="replicate"))
+    with pytest.raises(RuntimeError, match="only Tensors of floating point dtype can require gradients"):
+        x.requires_grad_()
     assert_page_says(
         "pad-modes.md",
         "mode-ranks",
-        en='On CUDA, give `"replicate"` a floating-point tensor',
-        zh='在 CUDA 上做 `"replicate"` 填充时要用浮点张量',
+        en="On CUDA every mode takes integer tensors too: torch 2.13's own test suite declares the "
+        "integer dtypes for each mode of `F.pad`, with no separate list for CUDA. Only the backward "
+        "needs floating point, as any gradient does",
+        zh="在 CUDA 上，每种模式同样接受整数张量：torch 2.13 自带的测试为 `F.pad` 的每种模式都"
+        "列出了整数类型，也没有为 CUDA 另列一份。只有反向传播需要浮点类型，任何梯度都是如此",
     )
+    for lang in LANGS:  # the false sentence it replaced must not come back
+        said = section_prose("pad-modes.md", lang, "mode-ranks")
+        assert "floating-pointtensor" not in said and "要用浮点张量" not in said, lang
