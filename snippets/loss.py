@@ -161,11 +161,17 @@ viewed = batch_logits.float().view(-1, V).data_ptr()
 views = viewed == batch_logits.data_ptr()
 print(f"5.24 views float32 logits: {views}")
 
+
+# in GB, and in GiB as the memory page gives sizes
+def size(n_bytes):
+    return f"{n_bytes / 1e9:.2f} GB = {n_bytes / 2**30:.2f} GiB"
+
+
 B, T, V_LLAMA3 = 8, 4096, 128_256
 print(f"B = {B}, T = {T}, V = {V_LLAMA3:,}")
-print(f"bf16 logits         : {B * T * V_LLAMA3 * 2 / 1e9:.2f} GB")
-print(f"float32 upcast      : {B * T * V_LLAMA3 * 4 / 1e9:.2f} GB")
-print(f"4.48's sliced copy  : {B * (T - 1) * V_LLAMA3 * 4 / 1e9:.2f} GB")
+print(f"bf16 logits         : {size(B * T * V_LLAMA3 * 2)}")
+print(f"float32 upcast      : {size(B * T * V_LLAMA3 * 4)}")
+print(f"4.48's sliced copy  : {size(B * (T - 1) * V_LLAMA3 * 4)}")
 print(f"5.24's padded labels: {B * (T + 1) * 8 / 1e3:.1f} kB")
 
 # What the Trainer counts as num_items_in_batch for this batch:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import math
 import re
 import tempfile
 from pathlib import Path
@@ -290,8 +291,8 @@ def test_claim_all_ignored_is_a_micro_batch_matter_one_empty_row_among_others_is
     assert_page_says(
         "loss.md",
         "all-ignored",
-        en="A micro-batch (the labels of one loss call) whose labels are all `-100`",
-        zh="如果一个微批次（一次损失调用收到的标签）的标签全是 `-100`",
+        en="A micro-batch whose labels (what one loss call receives) are all `-100`",
+        zh="如果一个微批次（即一次损失调用收到的那批标签）全是 `-100`",
     )
     assert_page_says(
         "loss.md",
@@ -360,26 +361,67 @@ def test_claim_a_nan_loss_with_nothing_counted_has_a_zero_gradient():
     assert loss.isnan() and logits.grad.abs().sum().item() == 0.0
 
 
-def test_claim_the_Trainer_adds_a_steps_average_in_place_of_a_nan_loss_by_default():
-    from transformers import TrainingArguments, trainer
+class _ScriptedLoss(torch.nn.Module):
+    """Returns the next loss of a script, whatever the batch: the Trainer sees only the loss."""
+
+    def __init__(self, losses):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(()))
+        self.losses = iter(losses)
+
+    def forward(self, x):
+        return {"loss": self.weight * 0 + next(self.losses)}
+
+
+def _logged_loss(losses, nan_filter=True):
+    """The loss the Trainer logs for 2 steps of 2 micro-batches each, logged once."""
+    from transformers import Trainer, TrainingArguments
+
+    with tempfile.TemporaryDirectory() as folder:
+        args = TrainingArguments(
+            output_dir=folder,
+            report_to=[],
+            use_cpu=True,
+            per_device_train_batch_size=1,
+            gradient_accumulation_steps=2,
+            max_steps=2,
+            logging_steps=2,
+            save_strategy="no",
+            disable_tqdm=True,
+            logging_nan_inf_filter=nan_filter,
+        )
+        trainer = Trainer(
+            model=_ScriptedLoss(losses), args=args, train_dataset=[{"x": torch.zeros(())}] * 4
+        )
+        trainer.train()
+    [logged] = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    return logged
+
+
+def test_claim_the_Trainer_logs_a_nan_as_too_high_or_too_low_and_as_0_when_all_were_nan():
+    """M1 (round 2): the substitute is the loss summed since the last log over the steps since."""
+    from transformers import TrainingArguments
 
     with tempfile.TemporaryDirectory() as folder:
         assert TrainingArguments(output_dir=folder, report_to=[]).logging_nan_inf_filter is True
-    source = inspect.getsource(trainer.Trainer)
-    assert "self.args.logging_nan_inf_filter" in source
-    # the running total grows by its average per optimizer step since the last log
-    assert (
-        "self._tr_loss += self._tr_loss / (1 + self.state.global_step - "
-        "self._globalstep_last_logged)" in source
-    )
+    nan = float("nan")
+    assert _logged_loss([4.0] * 4) == 4.0
+    assert _logged_loss([4.0, 4.0, 4.0, nan]) > 4.0  # late between two logs: too high
+    assert _logged_loss([nan, 4.0, 4.0, 4.0]) < 4.0  # early: too low
+    assert _logged_loss([nan] * 4) == 0.0
+    assert math.isnan(_logged_loss([nan, 4.0, 4.0, 4.0], nan_filter=False))
     assert_page_says(
         "loss.md",
         "all-ignored",
-        en="it adds the average loss per optimizer step since the last log in its place: a "
-        "step's worth rather than a micro-batch's, so with gradient accumulation that logged "
-        "loss comes out somewhat high",
-        zh="它用上次记录以来每个优化步的平均损失顶替这个 `nan`。顶替的是一整步的量，而不是一个微批次的量，"
-        "所以有梯度累积时，这次记录的损失会偏高一些",
+        en="it adds in its place the loss summed since the last log divided by the number of "
+        "optimizer steps since then, the current one included. That stands for neither this "
+        "micro-batch nor a step, so the logged loss comes out too high or too low, depending on "
+        "where between two logs the `nan` falls. It is 0.0 when every micro-batch since the last "
+        "log gave `nan`, as in a run whose labels are all `-100`.",
+        zh="它把上次记录以来累计的损失除以这期间的优化步数（当前这一步也算在内），用得到的值顶替这个 `nan`。"
+        "这个值既不代表这个微批次，也不代表一步，所以记录下来的损失可能偏高，也可能偏低，"
+        "取决于 `nan` 落在两次记录之间的什么位置。"
+        "如果上次记录以来每个微批次都是 `nan`（比如标签全是 `-100` 的一次训练），记录的就是 0.0。",
     )
 
 
@@ -571,10 +613,10 @@ def test_claim_a_forward_that_takes_kwargs_but_ignores_the_count_gets_its_mean_u
         "loss.md",
         "accumulation",
         en="| `forward` takes `**kwargs` but does not hand the count to its loss | passed to "
-        "`forward`, unused | its own mean | no | the sum of the means: too large by the number "
-        "of accumulation steps |",
+        "`forward`, unused | its own mean | no | the sum of the means: too large by a factor "
+        "equal to the number of accumulation steps |",
         zh="| `forward` 接收 `**kwargs`，却没有把目标数交给损失 | 传给 `forward`，但没有用上 | "
-        "各自的平均值 | 否 | 平均值之和：大了累积步数那么多倍 |",
+        "各自的平均值 | 否 | 平均值之和：是应有值的（累积步数）倍 |",
     )
 
 
@@ -615,6 +657,60 @@ def test_claim_with_a_compute_loss_func_forward_gets_the_count_too_and_nothing_i
     logits = model.embed(_MICRO["input_ids"])
     expected = ForCausalLMLoss(logits, _MICRO["labels"], 8, count).detach()
     torch.testing.assert_close(step, expected)  # the function's loss, not halved
+
+
+def test_claim_with_several_processes_rows_1_2_and_4_are_multiplied_by_their_number(monkeypatch):
+    """M2 (round 2): the table holds for one process; with N, the count's rows are scaled by N."""
+    from transformers import Trainer, TrainingArguments
+
+    assert_page_says(
+        "loss.md",
+        "accumulation",
+        en="The table below gives the four cases for one process.",
+        zh="下表列出只有一个进程时的四种情况。",
+    )
+    assert_page_says(
+        "loss.md",
+        "accumulation",
+        en="With several processes, whenever the Trainer passes the count (the first, second and "
+        "fourth rows), it also multiplies each process's loss by the number of processes divided "
+        "by the tensor-parallel size",
+        zh="有多个进程时，只要 Trainer 传了目标数（表中第一、二、四行），它还会把各进程的损失乘以"
+        "（进程数 ÷ 张量并行规模）",
+    )
+
+    def mean_func(outputs, labels, num_items_in_batch=None):
+        return ForCausalLMLoss(outputs["logits"], labels, vocab_size=8)  # ignores the count
+
+    with tempfile.TemporaryDirectory() as folder:
+        args = TrainingArguments(output_dir=folder, report_to=[], use_cpu=True)
+        assert args.average_tokens_across_devices is True
+        rows = {
+            1: Trainer(model=_tiny_llama(), args=args),
+            2: Trainer(model=_TakesKwargs(), args=args),
+            3: Trainer(model=_ListedArguments(), args=args),
+            4: Trainer(model=_LogitsOnly(), args=args, compute_loss_func=mean_func),
+        }
+        batch = {"input_ids": torch.tensor([[1, 2, 3, 4]]), "labels": torch.tensor([[1, 2, 3, 4]])}
+        count = {
+            row: t._get_num_items_in_batch([batch], torch.device("cpu")) for row, t in rows.items()
+        }
+        assert count[3] is None  # not counted, so nothing to scale
+
+        def losses():
+            with torch.no_grad():
+                return {
+                    row: t.compute_loss(t.model, dict(batch), num_items_in_batch=count[row])
+                    for row, t in rows.items()
+                }
+
+        alone = losses()
+        for trainer in rows.values():  # as if one of 2 data-parallel processes
+            monkeypatch.setattr(type(trainer.accelerator), "num_processes", property(lambda _: 2))
+        together = losses()
+    for row in (1, 2, 4):
+        torch.testing.assert_close(together[row], 2 * alone[row])
+    torch.testing.assert_close(together[3], alone[3])
 
 
 @pytest.mark.parametrize("declared", [True, False])
@@ -863,8 +959,10 @@ def test_claim_the_count_divides_the_backpropagated_loss_so_the_gradients_scale_
     assert_page_says(
         "loss.md",
         "accumulation",
-        en="When you upgrade past 5.10.1, the loss of the same run changes slightly",
-        zh="所以升级跨过 5.10.1 后，只要位置 0 上是词元（比如预训练数据的行），同一次训练的损失就会略有不同",
+        en="When you upgrade from 5.9.0 or earlier to 5.10.1 or later, the loss of the same run "
+        "changes slightly",
+        zh="从 5.9.0 或更早的版本升级到 5.10.1 及以后，只要位置 0 上是词元（比如预训练数据的行），"
+        "同一次训练的损失就会略有不同",
     )
     assert_page_says(
         "loss.md",
@@ -881,6 +979,20 @@ def test_claim_the_count_divides_the_backpropagated_loss_so_the_gradients_scale_
         ForCausalLMLoss(leaf, labels, vocab_size=11, num_items_in_batch=count).backward()
         grads.append(leaf.grad)
     torch.testing.assert_close(grads[0] * labels.numel(), grads[1] * labels[..., 1:].numel())
+
+
+def test_claim_the_history_tables_last_column_names_the_labels_counted_not_the_minus_100s():
+    """M3 (round 2): the en header read "counts -100 over", the opposite of what is counted."""
+    history = _verify_history()
+    assert history.HEADERS["en"][1][5] == "counts labels ≠ -100 in"
+    en_table = history.TABLES["en"].read_text(encoding="utf-8")
+    assert en_table == history.render(history.recorded_cells(en_table), "en")
+    assert en_table.splitlines()[-1].endswith("shift_labels or labels[..., 1:]")  # 5.24.0
+    with tempfile.TemporaryDirectory() as folder:
+        trainer = _trainer(_tiny_llama(), folder)
+        labels = torch.tensor([[IGNORE, 1, IGNORE, 2, 3]])
+        counted = trainer._get_num_items_in_batch([{"labels": labels}], torch.device("cpu"))
+    assert int(counted) == int((labels[..., 1:] != IGNORE).sum()) == 3
 
 
 def test_claim_both_history_tables_name_the_excerpt_column_and_no_page_claims_most_posts():

@@ -472,10 +472,11 @@ def test_claim_TRL_drops_fully_masked_examples_only_when_it_truncates(page):
     assert_page_says(  # M9: the table row says "without packing"
         "sft.md",
         "trl",
-        en="| `max_length` | without packing: truncate each example, and drop the examples whose "
-        "labels are all `-100` ([below](#trl-drops)); with packing: the length of a packed row |",
-        zh="| `max_length` | 不打包时：截断每条样本，并丢掉标签全是 `-100` 的样本（见[下文](#trl-drops)）；"
-        "打包时：打包后每行的长度 |",
+        en="| `max_length` | without packing: truncate each example, and, for the datasets TRL "
+        "prepares, drop the examples whose labels are all `-100` ([below](#trl-drops)); with "
+        "packing: the length of a packed row |",
+        zh="| `max_length` | 不打包时：截断每条样本；对 TRL 准备的数据集，还丢掉标签全是 `-100` 的样本"
+        "（见[下文](#trl-drops)）；打包时：打包后每行的长度 |",
     )
     build, qwen, tokenized = page["build"], page["qwen"], page["tokenized"]
     assert len(build(qwen, tokenized).train_dataset) == 1  # max_length=1024 by default
@@ -492,8 +493,8 @@ def test_claim_TRL_drops_only_all_minus_100_examples_not_those_without_a_target(
     assert_page_says(
         "sft.md",
         "trl",
-        en="truncate each example, and drop the examples whose labels are all `-100`",
-        zh="截断每条样本，并丢掉标签全是 `-100` 的样本",
+        en="drop the examples whose labels are all `-100`",
+        zh="丢掉标签全是 `-100` 的样本",
     )
 
 
@@ -729,6 +730,159 @@ def test_claim_SFTTrainer_gives_0_not_nan_for_a_step_with_no_target(page):
         assert trainer.compute_loss(trainer.model, dict(batch), num_items_in_batch=0) == 0
 
 
+def _logged_losses(tmp_path, nan_filter):
+    """transformers' Trainer on rows with no target: 2 steps of 2 micro-batches, logged each step."""
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=16,
+            hidden_size=8,
+            intermediate_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+        )
+    )
+    rows = [{"input_ids": [5, 6, 7, 8], "attention_mask": [1] * 4, "labels": [IGNORE] * 4}] * 8
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        report_to="none",
+        use_cpu=True,
+        save_strategy="no",
+        disable_tqdm=True,
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=2,
+        max_steps=2,
+        logging_steps=1,
+        logging_nan_inf_filter=nan_filter,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_list(rows))
+    trainer.train()
+    return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+
+
+def test_claim_the_Trainer_logs_0_for_steps_with_no_target_and_nan_only_without_its_filter(
+    tmp_path,
+):
+    """M1 (round 2): the plain Trainer replaces the nan by the average so far, which is 0."""
+    assert_page_says(
+        "sft.md",
+        "troubleshooting",
+        en="You see the `nan` in a training loop of your own, or with "
+        "`logging_nan_inf_filter=False`; transformers' `Trainer` logs 0.0 by default",
+        zh="在自己写的训练循环里，或者设了 `logging_nan_inf_filter=False` 时，会看到这个 `nan`；"
+        "transformers 的 `Trainer` 默认记录的是 0.0",
+    )
+    assert_page_says(
+        "sft.md",
+        "troubleshooting",
+        en="transformers' `Trainer` gets `nan` but, with `logging_nan_inf_filter=True`, its "
+        "default, replaces each `nan` by an average of the loss summed since the last log "
+        "([all labels -100](loss.md#all-ignored)), which is 0 here.",
+        zh="transformers 的 `Trainer` 得到的是 `nan`，但在 `logging_nan_inf_filter=True`（默认值）时，"
+        "它用上次记录以来累计损失的一个平均值顶替每个 `nan`（见[标签全为 -100](loss.md#all-ignored)），"
+        "这里这个值就是 0。",
+    )
+    assert {f.name: f.default for f in dataclasses.fields(TrainingArguments)}[
+        "logging_nan_inf_filter"
+    ] is True
+    assert _logged_losses(tmp_path, nan_filter=True) == [0.0, 0.0]
+    assert all(torch.isnan(torch.tensor(_logged_losses(tmp_path, nan_filter=False))))
+
+
+def test_claim_without_a_mask_sdpa_applies_is_causal_a_padding_mask_is_explicit_and_no_flash():
+    """M5 (round 2): on a GPU the two calls may run different kernels, so agree up to rounding."""
+    from transformers.masking_utils import _ignore_causal_mask_sdpa, create_causal_mask
+
+    assert_page_says(
+        "sft.md",
+        "batching",
+        en="without a mask, transformers lets `sdpa` apply the causal mask itself (`is_causal`), "
+        "which lets torch pick its FlashAttention kernel; with a padding mask it passes an "
+        "explicit mask, which that kernel does not take",
+        zh="不传掩码时，transformers 让 `sdpa` 自己施加因果掩码（`is_causal`），torch 因此可以选用它的 "
+        "FlashAttention 内核；传了填充掩码时，transformers 传入一个显式的掩码，而这个内核不接受显式掩码",
+    )
+    config = LlamaConfig(hidden_size=64, num_attention_heads=4, attn_implementation="sdpa")
+    embeds = torch.zeros(2, 6, 64)
+    positions = torch.arange(6).expand(2, 6)
+    assert create_causal_mask(config, embeds, None, None, position_ids=positions) is None
+    right_padded = torch.tensor([[1] * 6, [1] * 4 + [0] * 2])
+    explicit = create_causal_mask(config, embeds, right_padded, None, position_ids=positions)
+    assert explicit is not None and explicit.dtype == torch.bool
+    assert "allowing to dispatch to the flash attention kernel" in _ignore_causal_mask_sdpa.__doc__
+    header = Path(torch.__file__).parent / "include/ATen/native/transformers/sdp_utils_cpp.h"
+    assert "Flash Attention does not support non-null attn_mask." in header.read_text()
+
+
+def test_claim_num_items_in_batch_is_a_float_because_the_Trainer_divides_by_tp_cp_sp(tmp_path):
+    """M6 (round 2): the recorded step shows 16.0 targets."""
+    assert_page_says(
+        "sft.md",
+        "trl-step-chat",
+        en="It is a float because the Trainer divides the count by the product of the tensor-, "
+        "context- and sequence-parallel sizes, here 1.",
+        zh="它是浮点数，因为 Trainer 把目标数除以了（张量并行规模 × 上下文并行规模 × 序列并行规模），"
+        "这里三者都是 1。",
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(
+        LlamaConfig(vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+                    num_attention_heads=2)
+    )  # fmt: skip
+    trainer = Trainer(
+        model=model, args=TrainingArguments(str(tmp_path), report_to="none", use_cpu=True)
+    )
+    assert (trainer.get_tp_size(), trainer.get_cp_size(), trainer.get_sp_size()) == (1, 1, 1)
+    labels = torch.tensor([[IGNORE, 3, 4, IGNORE]])
+    count = trainer._get_num_items_in_batch([{"labels": labels}], torch.device("cpu"))
+    assert count.dtype.is_floating_point and count.item() == 2.0
+    assert "self.get_tp_size() * self.get_cp_size() * self.get_sp_size()" in inspect.getsource(
+        Trainer._get_num_items_in_batch
+    )
+    assert "num_items_in_batch 16.0" in (OUTPUTS / "sft" / "trl_step_chat.txt").read_text()
+
+
+def test_claim_TRL_prepares_only_text_datasets_and_skipping_it_drops_nothing(page):
+    """M7 (round 2): vision datasets and skip_prepare_dataset get their labels in the collator."""
+    from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+    assert_page_says(
+        "sft.md",
+        "trl",
+        en="For text datasets, TRL's `SFTTrainer` builds the labels while preparing the dataset",
+        zh="对文本数据集，TRL 的 `SFTTrainer` 在准备数据集的阶段就把标签构造好",
+    )
+    assert_page_says(
+        "sft.md",
+        "trl",
+        en="Vision datasets skip that preparation, and so does any dataset with `dataset_kwargs="
+        '{"skip_prepare_dataset": True}`: no example is dropped, and the labels come from the '
+        "collator, which builds them batch by batch for vision data and, for text, takes the "
+        "dataset's `labels` column, or the `input_ids` when there is none.",
+        zh='视觉数据集跳过这一准备阶段，设了 `dataset_kwargs={"skip_prepare_dataset": True}` 的数据集也一样：'
+        "这时不丢掉任何样本，标签来自数据整理器，视觉数据由它逐批构造标签，文本数据则直接用数据集的 `labels` 列，"
+        "没有这一列时就用 `input_ids`。",
+    )
+    init = inspect.getsource(SFTTrainer.__init__)
+    assert (
+        'args.dataset_kwargs.get("skip_prepare_dataset", False)\n            or self._is_vision_dataset'
+        in init
+    )
+    assert (
+        'self._is_vision_dataset = "image" in dataset_sample or "images" in dataset_sample' in init
+    )
+    build, qwen, tokenized = page["build"], page["qwen"], page["tokenized"]
+    assert len(build(qwen, tokenized).train_dataset) == 1  # prepared: the no-target one dropped
+    skipped = build(qwen, tokenized, dataset_kwargs={"skip_prepare_dataset": True})
+    assert len(skipped.train_dataset) == 2
+    batch = skipped.data_collator(list(skipped.train_dataset))
+    assert batch["labels"].tolist() == tokenized["labels"]  # the labels column, as it is
+    no_labels = TRLCollator(pad_token_id=0)([{"input_ids": [5, 6, 7]}])
+    assert no_labels["labels"].tolist() == [[5, 6, 7]]
+    vlm = inspect.getsource(DataCollatorForVisionLanguageModeling)
+    assert 'labels = output["input_ids"].clone()' in vlm
+
+
 def test_claim_average_tokens_across_devices_sums_the_count_over_processes_and_scales_the_loss(
     tmp_path, monkeypatch
 ):
@@ -820,18 +974,18 @@ def test_claim_without_attention_mask_the_cross_entropy_is_the_same_but_not_an_M
     assert_page_says(
         "sft.md",
         "batching",
-        en="the cross-entropy loss and the logits at the real positions are the same with or "
-        "without `attention_mask`",
-        zh="传不传 `attention_mask`，交叉熵损失和实际词元位置上的 logits 都一样",
+        en="the cross-entropy loss and the logits at the real positions do not depend on "
+        "`attention_mask`. On the CPU they are the same bit for bit with or without it.",
+        zh="交叉熵损失和实际词元位置上的 logits 都与 `attention_mask` 无关。在 CPU 上，传不传它，结果逐位相同。",
     )
     assert_page_says(
         "sft.md",
         "batching",
-        en="The exception is an auxiliary loss that reads the mask: the router load-balancing loss "
-        "of a mixture-of-experts model such as Mixtral leaves the padding out only with "
-        "`attention_mask`",
-        zh="例外是读取掩码的辅助损失：Mixtral 这类混合专家模型的路由负载均衡损失，只有收到 "
-        "`attention_mask` 才把填充排除在外",
+        en="The exception is an auxiliary loss that reads the mask: with "
+        "`output_router_logits=True`, the router load-balancing loss of a mixture-of-experts "
+        "model such as Mixtral leaves the padding out only with `attention_mask`",
+        zh="例外是读取掩码的辅助损失：设置 `output_router_logits=True` 时，Mixtral 这类混合专家模型的"
+        "路由负载均衡损失，只有收到 `attention_mask` 才把填充排除在外",
     )
     torch.manual_seed(0)
     config = MixtralConfig(
@@ -1066,7 +1220,8 @@ def test_claim_packed_rows_get_a_dense_mask_and_sdpa_loses_is_causal(attention):
         en="It is correct, not free: for a packed row, transformers builds them a dense "
         "(B, 1, T, T) mask, whose memory grows with the square of the row length, and `sdpa` "
         "loses its `is_causal` fast path.",
-        zh="不过结果正确并不等于没有代价：对打包的行，transformers 给它们构造一个稠密的 (B, 1, T, T) 掩码，"
+        zh="不过结果正确并不等于没有代价：对打包的行，transformers 要为 `sdpa`/`eager` 构造一个稠密的 "
+        "(B, 1, T, T) 掩码，"
         "占用的内存随行长的平方增长，`sdpa` 也用不上它的 `is_causal` 快速路径。",
     )
     config = LlamaConfig(hidden_size=64, num_attention_heads=4, attn_implementation=attention)

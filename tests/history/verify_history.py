@@ -48,7 +48,7 @@ WIDTHS = (9, 8, 8, 9, 10)  # display columns of every cell but the last
 HEADERS = {
     "en": (
         ("release", "slices", "pads", "shift_", "= old", "num_items_in_batch"),
-        ("", "logits", "labels", "labels=", "excerpt", "counts -100 over"),
+        ("", "logits", "labels", "labels=", "excerpt", "counts labels ≠ -100 in"),
     ),
     "zh": (
         ("版本", "切片", "填充", "shift_", "= 旧", "num_items_in_batch"),
