@@ -301,7 +301,7 @@ def test_claim_transformers_tensor_parallel_gathers_the_logits_before_the_loss()
         "vocab-parallel",
         en="transformers' own tensor parallelism does not get here: its Llama plan shards the "
         "`lm_head` as `colwise_gather_output`, gathering the full vocabulary before the loss",
-        zh="transformers 自己的张量并行走不到这一步：它给 Llama 的切分方案把 `lm_head` 设为 "
+        zh="transformers 自带的张量并行不会遇到这种情况：它给 Llama 的切分方案把 `lm_head` 设为 "
         "`colwise_gather_output`，在算损失之前就把完整的词表收集回来",
     )
 
@@ -347,6 +347,59 @@ WHEELS = ("4.46.1", "4.46.2", "4.53.3", "4.54.0")
 )
 def test_claim_average_tokens_across_devices_appeared_in_4_46_2_and_became_true_in_4_54_0():
     assert [_option_default(r) for r in WHEELS] == [None, "False", "False", "True"]
+
+
+# --- review round 2 (parallel, M1): what num_items_in_batch counts, by release ------------------
+
+COUNT_CHANGE = ("5.9.0", "5.10.1")  # the last release counting every label, the first after the shift
+
+
+def test_claim_the_Trainer_counts_after_the_shift_from_5_10_1_and_every_label_before():
+    """#trainer: 'after the shift' holds only from 5.10.1; the loss page's history table (read
+    from the released wheels by tests/history/verify_history.py) records both counts, and the
+    next test reads the two wheels themselves."""
+    from history.verify_history import TABLE
+
+    counted = {row.split()[0]: row.split(None, 5)[-1] for row in TABLE.read_text().splitlines()[2:]}
+    assert counted["4.46.2"] == counted["5.9.0"] == "labels"
+    assert counted["5.10.1"] == "shift_labels or labels[..., 1:]"
+    assert 'batch["labels"][..., 1:]' in inspect.getsource(Trainer._get_num_items_in_batch)
+    assert_page_says(
+        "parallel.md",
+        "trainer",
+        en="from transformers 5.10.1 on, after the shift (`labels[..., 1:]`); from 4.46.2 to "
+        "5.9.0, every label that is not `-100`, position 0 included",
+        zh="从 transformers 5.10.1 起按移位后的 `labels[..., 1:]` 计数；4.46.2 到 5.9.0 "
+        "则数所有不是 `-100` 的标签，连位置 0 也算在内",
+    )
+
+
+def _counting_code(release: str) -> str:
+    """The Trainer code that counts num_items_in_batch in a cached transformers wheel."""
+    from history.verify_history import CACHE
+
+    with zipfile.ZipFile(CACHE / f"transformers-{release}-py3-none-any.whl") as wheel:
+        source = wheel.read("transformers/trainer.py").decode()
+    start = source.index("num_items_in_batch = None")
+    return source[start : source.index("\n", source.index("num_items_in_batch = sum", start))]
+
+
+@pytest.mark.skipif(
+    not all(
+        (
+            Path(os.environ.get("LMLOSS_HISTORY_CACHE", Path.home() / ".cache/lmloss-history"))
+            / f"transformers-{r}-py3-none-any.whl"
+        ).is_file()
+        for r in COUNT_CHANGE
+    ),
+    reason="needs the released wheels in the history cache (pip download them, as make "
+    "verify-history does)",
+)
+def test_claim_num_items_in_batch_dropped_position_0_in_5_10_1():
+    before, after = (_counting_code(r) for r in COUNT_CHANGE)
+    assert 'sum((batch["labels"].ne(-100)).sum() for batch in batch_samples)' in before
+    assert "[..., 1:]" not in before
+    assert 'else batch["labels"][..., 1:]' in after
 
 
 def test_claim_the_Trainer_scales_the_loss_with_a_compute_loss_func_and_TRL_does_it_itself():
