@@ -530,6 +530,38 @@ def test_claim_reflect_backward_on_cuda_has_no_deterministic_implementation():
         assert line in raising and line not in deterministic
         line = f"ReplicationPad{d}d` when attempting to differentiate a CUDA tensor"
         assert line in deterministic and line not in raising
+    # review round 2, M5: many training scripts turn the error into a warning
+    assert (
+        "warn_only (:class:`bool`, optional): If True, operations that do not have a "
+        "deterministic implementation will throw a warning instead of an error"
+    ) in " ".join(doc.split())
+    assert_page_says(
+        "pad-edge-cases.md",
+        "autograd",
+        en="raises a `RuntimeError` (only a warning with `warn_only=True`)",
+        zh="会抛出 `RuntimeError`（设了 `warn_only=True` 时只发出警告）",
+    )
+    assert_page_says(
+        "pad-edge-cases.md",
+        "autograd",
+        en="(the two lists in the documentation of `torch.use_deterministic_algorithms`)",
+        zh="（见 `torch.use_deterministic_algorithms` 文档中的两份列表）",
+    )
+
+
+def test_claim_int64_and_uint64_maxima_round_up_to_2_63_and_2_64_and_pass():
+    """#value (review round 2, M4): the snippet pads with each maximum itself, not a value
+    beyond it; as doubles they are 2**63 and 2**64, one past the range, and no error follows."""
+    for dtype, power in ((torch.int64, 63), (torch.uint64, 64)):
+        top = torch.iinfo(dtype).max
+        assert float(top) == 2.0**power and top == 2**power - 1
+        assert F.pad(torch.zeros(2, dtype=dtype), (1, 1), value=top).shape == (4,)
+    assert_page_says(
+        "pad-edge-cases.md",
+        "value",
+        en="their largest values round up to 2**63 and 2**64, which pass, both shown below",
+        zh="最大值分别向上舍入为 2**63 和 2**64，能通过检查，下面两种都有演示",
+    )
 
 
 def test_claim_the_circular_modules_check_the_rank_themselves():
