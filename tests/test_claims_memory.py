@@ -455,8 +455,8 @@ def test_claim_linear_causal_lm_loss_does_the_standard_paths_three_lm_head_produ
     assert_page_says(
         "memory.md",
         "chunking",
-        en="Nothing is computed twice: three `lm_head`-sized matmuls, as in the standard path.",
-        zh="没有哪一步要算两遍：和标准路径一样做三次 `lm_head` 大小的矩阵乘法。",
+        en="No matmul is computed twice: three `lm_head`-sized matmuls, as in the standard path.",
+        zh="没有哪次矩阵乘法要算两遍：和标准路径一样做三次 `lm_head` 大小的矩阵乘法。",
     )
 
 
@@ -614,12 +614,105 @@ def test_claim_the_chunks_follow_autocast_and_no_grad_as_the_pages_say():
     assert_page_says(
         "memory.md",
         "chunking",
-        en="float32 input under autocast in autocast's dtype, as the standard path's `lm_head` is",
-        zh="开启 autocast 时，float32 的输入和标准路径的 `lm_head` 一样按 autocast 的类型计算",
+        en="for float32 input under autocast, the logits in autocast's dtype, as the standard "
+        "path's `lm_head` computes them, while the two gradient products stay float32: more "
+        "accurate than the standard path's",
+        zh="float32 的输入开启 autocast 时，logits 和标准路径的 `lm_head` 一样按 autocast 的类型计算，"
+        "求梯度的乘法则仍是 float32 的：比标准路径更精确",
     )
     assert_page_says(
         "memory.md",
         "chunking",
         en="and none under `torch.no_grad()` (as in evaluation)",
         zh="在 `torch.no_grad()` 下（例如评估时）一个也不算",
+    )
+
+
+def test_claim_under_autocast_float32_inputs_get_float32_gradient_products():
+    """Round-1 review of the rebuilt page, M3: only the logits follow autocast; the gradients
+    are float32 products, more accurate than the standard path's bf16 ones."""
+    torch.manual_seed(0)
+    hidden, weight = torch.randn(512, 64), torch.randn(1000, 64) / 8
+    labels = torch.randint(0, 1000, (1, 512))
+    exact = weight.double().requires_grad_()
+    ForCausalLMLoss(F.linear(hidden.double(), exact)[None], labels, 1000).backward()
+
+    def error(loss_of):
+        w = weight.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss_of(w).backward()
+        assert w.grad.dtype == torch.float32
+        return float((w.grad.double() - exact.grad).norm() / exact.grad.norm())
+
+    ours = error(lambda w: lmloss.linear_causal_lm_loss(hidden[None], w, labels))
+    standard = error(lambda w: ForCausalLMLoss(F.linear(hidden, w)[None], labels, 1000))
+    assert ours < standard / 2, (ours, standard)
+
+
+def test_claim_an_all_ignored_step_gives_nan_with_num_items_0_as_the_trainer_passes_it():
+    """Round-1 review W2: with num_items_in_batch=0 ForCausalLMLoss divides 0 by 0."""
+    logits = torch.randn(1, 4, 8)
+    labels = torch.full((1, 4), -100)
+    hidden, weight = torch.randn(1, 4, 3), torch.randn(8, 3)
+    for count, nan in ((None, True), (0, True), (torch.tensor(0), True), (5, False)):
+        standard = ForCausalLMLoss(logits, labels, 8, num_items_in_batch=count)
+        assert bool(standard.isnan()) is nan
+        assert lmloss.linear_causal_lm_loss(hidden, weight, labels, num_items_in_batch=count) == 0
+    assert_page_says(
+        "memory.md",
+        "proof",
+        en="returns 0.0 where `ForCausalLMLoss` returns nan: without `num_items_in_batch`, and "
+        "with `num_items_in_batch=0`, which the Trainer passes when no position of the whole "
+        "step counts; with a positive `num_items_in_batch` both give 0.0.",
+        zh="传 `num_items_in_batch=0` 时也如此（整个训练步里没有一个位置计入损失时，Trainer 传的就是 0）；"
+        "传正数时两者都是 0.0。",
+    )
+
+
+def test_claim_the_bf16_peak_above_the_gradients_grows_with_n_only_past_the_chunk_cap():
+    """Round-1 review W1: chunks of max(H/2, N/16, MIN_CHUNK_ROWS) tokens; with H = 64 the
+    chunk is 256 tokens up to N = 16 x 256 = 4096, then N/16."""
+    width, vocab = 64, 1000
+
+    def above_gradients(tokens):
+        hidden = torch.randn(1, tokens, width, dtype=torch.bfloat16, requires_grad=True)
+        weight = torch.randn(vocab, width, dtype=torch.bfloat16, requires_grad=True)
+        labels = torch.randint(0, vocab, (1, tokens))
+
+        def run():
+            lmloss.linear_causal_lm_loss(hidden, weight, labels).backward()
+
+        return _peak_bytes(run, hidden, weight, labels) - 2 * (tokens + vocab) * width
+
+    below, at, past, far = (above_gradients(n) for n in (1024, 4096, 8192, 16384))
+    per_token = 3 * 2 * vocab  # a token's bf16 logits and its float32 copy (one block here)
+    # one chunk of 256 tokens either way; what grows is per-token bookkeeping (labels, targets)
+    assert abs(at - below) < 0.05 * 256 * per_token, (below, at)
+    assert past - at == pytest.approx((512 - 256) * per_token, rel=0.1)  # chunks of N/16
+    assert far - past == pytest.approx((1024 - 512) * per_token, rel=0.1)
+    assert_page_says(
+        "memory.md",
+        "chunking",
+        en="until N/16 exceeds the other two, the peak does not grow with N; beyond, one chunk is "
+        "a sixteenth of the bf16 logits, and grows with N × V",
+        zh="在 N/16 超过前两者之前，峰值不随 N 增长；之后一块就是 bf16 logits 的十六分之一，随 N × V 增长",
+    )
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int16, torch.int8])
+def test_claim_linear_cross_entropy_falls_back_then_raises_for_targets_not_int64_or_uint8(dtype):
+    """Round-1 review M5: with options, a narrow signed target warns (the fallback) and then
+    the reference path raises; uint8 runs."""
+    x, w = torch.randn(6, 4), torch.randn(10, 4)
+    targets = torch.tensor([1, 2, 3, 4, 5, 6])
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="Long or Byte"):
+        F.linear_cross_entropy(x, w, targets.to(dtype), options=LinearCrossEntropyOptions())
+    with pytest.warns(UserWarning):
+        F.linear_cross_entropy(x, w, targets.to(torch.uint8), options=LinearCrossEntropyOptions())
+    assert_page_says(
+        "memory.md",
+        "summary",
+        en="it falls back with a warning for the other conditions listed above, and then raises "
+        "for targets other than int64 and uint8",
+        zh="传了选项而不满足上文其他条件时退回并发出警告，目标不是 int64 或 uint8 时随后报错",
     )

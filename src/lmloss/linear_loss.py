@@ -6,7 +6,8 @@ tokens at a time, so the full logits never exist. ``_ChunkedHead`` does the work
 dtype: in bfloat16 and float16 it keeps transformers' arithmetic (half-precision logits upcast
 to float32, their gradient rounded back to half precision; float16 under a loss scale loses
 small gradient entries the standard path keeps), in float32 and float64 it computes in the
-input's dtype (float32 input under autocast in autocast's dtype, as ``F.linear`` does). Under
+input's dtype (under autocast, float32 input's logits in autocast's dtype, as ``F.linear``
+computes them; its gradient products stay float32). Under
 ``torch.no_grad()`` it computes the loss alone. It computes the gradients inside forward, one
 chunk at a time, into a single buffer per input that needs one, and backward scales them in
 place (and casts a float32 buffer of half-precision input to that dtype, into a new tensor).
@@ -91,7 +92,8 @@ def linear_causal_lm_loss(
             ``weight`` is summed in over the chunks. ``None`` keeps the weight's dtype: in half
             precision every entry is then rounded once per chunk, so the error grows with the
             number of chunks. ``torch.float32`` sums float32 products of the logits' unrounded
-            gradient, the standard path's error, at the cost of float32 products and a float32
+            gradient, at most the standard path's error (which rounds that gradient first), at
+            the cost of float32 products and a float32
             buffer (twice the half-precision gradient, three times while backward casts it).
             Against float64, the weight gradient's error with ``None`` was 1.5x the standard
             path's over 4 chunks, 1.9x over 8 and 2.6x over 16 in ``tests/test_linear_loss.py``
