@@ -316,7 +316,7 @@ cases = {
                          glm_training.assistant_masks, chat, "<|user|>"),
 }
 for name, case in cases.items():
-    print(f"{name}: {'; '.join(check(*case))}")
+    print(f"{name}: " + "; ".join(check(*case)))
 # --8<-- [end:pitfalls]
 
 # --8<-- [start:recipes]
