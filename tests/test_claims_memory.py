@@ -511,9 +511,7 @@ def cpu_bf16_excerpt(recorded: str) -> str:
         r"^CPU bfloat16, (N=\d+, H=\d+, V=\d+): .*gradients (\d+) MiB;", recorded, re.M
     )
     lines = [header, "", f"bf16, {case[1]}; the gradients: {case[2]} MiB", ""]
-    lines.append(
-        f"{'':26}{'extra peak RSS':>16}{'live tensors':>14}{'weight grad error':>19}{'time':>7}"
-    )
+    lines.append(f"{'':26}{'peak RSS':>10}{'live':>10}{'grad error':>12}{'time':>7}")
     for method, label in _CPU_METHODS.items():
         row = re.search(
             rf"^\s*{re.escape(method)}: .*\((\d+\.\d+x)\), extra peak RSS\s+(\d+) MiB .*"
@@ -521,7 +519,7 @@ def cpu_bf16_excerpt(recorded: str) -> str:
             recorded[case.end() :],
             re.M,
         )
-        lines.append(f"{label:26}{row[2] + ' MiB':>16}{row[3] + ' MiB':>14}{row[4]:>19}{row[1]:>7}")
+        lines.append(f"{label:26}{row[2] + ' MiB':>10}{row[3] + ' MiB':>10}{row[4]:>12}{row[1]:>7}")
     return "\n".join(lines) + "\n"
 
 
