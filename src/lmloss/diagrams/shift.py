@@ -42,8 +42,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "shift": "the labels are the inputs moved one position left; "
         "the last position has no next token",
         "desc": "{T} positions. Inputs: {inputs}. Shifted labels: {labels}. The logits at "
-        "position t are scored against the shifted label at t; {n} positions count and {k} "
-        "carry {ignore} and are ignored.",
+        "position t are scored against the shifted label at t; {n} positions count, and the loss "
+        "ignores {k}, whose label is {ignore}.",
         "sep": ", ",
     },
     "zh": {
