@@ -38,8 +38,8 @@ def test_claim_ForCausalLMLoss_returns_float32_for_bf16_logits_float64_for_a_flo
     assert_page_says(
         "loss.md",
         "upcast",
-        en="`ForCausalLMLoss` therefore returns float32, even for bf16 logits (float64 only when "
-        "`num_items_in_batch` is a float64 tensor: the division promotes)",
+        en="`ForCausalLMLoss` therefore returns float32, even for bf16 logits. (It returns float64 "
+        "only when `num_items_in_batch` is a float64 tensor: the division promotes.)",
         zh="因此即使输入 bf16 的 logits，`ForCausalLMLoss` 也返回 float32（只有 `num_items_in_batch` "
         "是 float64 张量时，除法把结果提升为 float64）",
     )
@@ -265,8 +265,9 @@ def test_claim_a_non_contiguous_shift_labels_fails_in_ForCausalLMLoss():
         "tensor itself, or when the collator builds it on the GPU. Copied to another device, a "
         "slice with gaps like this one comes out contiguous, so on a GPU the Trainer's copy "
         "hides the mistake",
-        zh="张量原样到达损失函数时，就会遇到 [`.contiguous()` 那一步](#contiguous)的报错：在 CPU 上，"
-        "Trainer 的 `.to(device)` 直接返回原张量；或者数据整理器直接在 GPU 上构造它。"
+        zh="张量原样到达损失函数时，就会遇到 [`.contiguous()` 那一步](#contiguous)的报错。"
+        "这有两种情形：一是在 CPU 上，"
+        "Trainer 的 `.to(device)` 直接返回原张量；二是数据整理器直接在 GPU 上构造它。"
         "像这样中间有空隙的切片，复制到另一个设备后是连续的，所以在 GPU 上，Trainer 的复制把这个错误藏了起来",
     )
     logits, labels = _batch()

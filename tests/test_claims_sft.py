@@ -557,8 +557,8 @@ def test_claim_TRL_calls_the_model_with_fused_lm_head_which_the_recorded_batch_o
         en="TRL's `compute_loss` also passes `fused_lm_head=True`, which the record does not show: "
         "the model then returns per-token log-probabilities, not logits, and TRL computes the loss "
         "from them itself",
-        zh="TRL 的 `compute_loss` 还会传入 `fused_lm_head=True`，记下的批次里看不到它："
-        "模型因此返回每个词元的对数概率而不是 logits，由 TRL 自己据此算损失",
+        zh="TRL 的 `compute_loss` 还会传入 `fused_lm_head=True`，记下的批次里看不到它。"
+        "传了这个参数，模型返回的是每个词元的对数概率，而不是 logits，由 TRL 自己据此算损失",
     )
     calls = []
     tiny_llama = page["tiny_llama"]
