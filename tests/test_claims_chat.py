@@ -585,3 +585,25 @@ def test_claim_TRL_truncates_after_the_labels_and_drops_rows_with_nothing_traine
     assert defaults["max_length"] == page["trainer"].args.max_length == 1024
     rows = page["cut_rows"]
     assert len(rows) == 1 and rows[0]["labels"][-1] != -100  # the cut answer is still trained
+
+
+def test_claim_qwen3_5_nothink_takes_reasoning_data_only_with_enable_thinking(page):
+    """Round-3 review W1: its generation prompt holds the empty think block by default only;
+    with enable_thinking=True it opens <think> and the last answer's reasoning is found."""
+    tokenizer = page["tokenizer_for"]("qwen3_5_nothink")
+    with pytest.raises(page["NotPrefixPreservingError"]):
+        page["assistant_mask"](tokenizer, page["reasoned"], turns="last")
+    result = page["assistant_mask"](
+        tokenizer,
+        page["reasoned"],
+        turns="last",
+        chat_template_kwargs={"enable_thinking": True},
+    )
+    assert any("</think>" in run for run in page["runs"](tokenizer, result))
+    assert_page_says(
+        PAGE,
+        "reasoning",
+        en="not on `qwen3_5_nothink`, a model that does not reason, by default: unless "
+        '`chat_template_kwargs={"enable_thinking": True}` is passed',
+        zh='`qwen3_5_nothink` 默认连这样也不行：它是不思考的模型，除非传 `chat_template_kwargs={"enable_thinking": True}`',
+    )
