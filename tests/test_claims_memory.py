@@ -691,9 +691,9 @@ def test_claim_the_bf16_peak_above_the_gradients_grows_with_n_only_past_the_chun
     assert_page_says(
         "memory.md",
         "chunking",
-        en="until N/16 exceeds the other two, the peak does not grow with N; beyond, one chunk is "
+        en="until N/16 exceeds the other two, the chunk does not grow with N; beyond, one chunk is "
         "a sixteenth of the bf16 logits, and grows with N × V",
-        zh="在 N/16 超过前两者之前，峰值不随 N 增长；之后一块就是 bf16 logits 的十六分之一，随 N × V 增长",
+        zh="在 N/16 超过前两者之前，这块 logits 不随 N 增长；之后一块就是 bf16 logits 的十六分之一，随 N × V 增长",
     )
 
 
@@ -707,10 +707,13 @@ def test_claim_linear_cross_entropy_falls_back_then_raises_for_targets_not_int64
         F.linear_cross_entropy(x, w, targets.to(dtype), options=LinearCrossEntropyOptions())
     with pytest.warns(UserWarning):
         F.linear_cross_entropy(x, w, targets.to(torch.uint8), options=LinearCrossEntropyOptions())
+    probabilities = torch.softmax(torch.randn(6, 10), dim=1)  # round-2 review W2: these run
+    with pytest.warns(UserWarning):
+        F.linear_cross_entropy(x, w, probabilities, options=LinearCrossEntropyOptions())
     assert_page_says(
         "memory.md",
         "summary",
         en="it falls back with a warning for the other conditions listed above, and then raises "
-        "for targets other than int64 and uint8",
-        zh="传了选项而不满足上文其他条件时退回并发出警告，目标不是 int64 或 uint8 时随后报错",
+        "for integer targets other than int64 and uint8",
+        zh="传了选项而不满足上文其他条件时退回并发出警告，整数目标不是 int64 或 uint8 时随后报错",
     )

@@ -66,7 +66,8 @@ def linear_causal_lm_loss(
     divided by their number, or by ``num_items_in_batch`` if given. The logits of one chunk of
     tokens are alive at a time, so the extra memory is about that of the gradients and one
     chunk, not ``N × V`` numbers. A chunk has at least ``MIN_CHUNK_ROWS`` tokens (or all of
-    them). In float32 and float64 its logits take about as many bytes as ``hidden``; in
+    them). In float32 and float64 its logits take about as many bytes as ``hidden`` (more
+    when ``MIN_CHUNK_ROWS`` asks for more rows); in
     bfloat16 and float16 a chunk has at least ``H / 2`` tokens, so that its half-precision
     logits take at least half the bytes of ``weight``, and more tokens when that would make
     more than ``MAX_HALF_CHUNKS`` chunks. As with
@@ -92,7 +93,8 @@ def linear_causal_lm_loss(
             ``weight`` is summed in over the chunks. ``None`` keeps the weight's dtype: in half
             precision every entry is then rounded once per chunk, so the error grows with the
             number of chunks. ``torch.float32`` sums float32 products of the logits' unrounded
-            gradient, at most the standard path's error (which rounds that gradient first), at
+            gradient, about the standard path's error or less (that path rounds the gradient
+            first), at
             the cost of float32 products and a float32
             buffer (twice the half-precision gradient, three times while backward casts it).
             Against float64, the weight gradient's error with ``None`` was 1.5x the standard
