@@ -416,6 +416,10 @@ cut_rows = tiny_trainer(Dataset.from_list([dataset[0], untrained]),
 kept = [label != -100 for label in cut_rows[0]["labels"]]
 print(f"rows kept: {len(cut_rows)} of 2, trained: "
       f"{trained(llama, cut_rows[0]['input_ids'], kept)}")
+# It drops them only when it truncates: not with max_length=None.
+uncut_rows = tiny_trainer(Dataset.from_list([dataset[0], untrained]),
+                          max_length=None).train_dataset
+print(f"max_length=None: rows kept: {len(uncut_rows)} of 2")
 # --8<-- [end:trainer]
 
 # --8<-- [start:quiz]

@@ -345,11 +345,17 @@ def test_claim_phi3_and_gptoss_end_the_last_turn_differently(page):
     assert_page_says(
         PAGE,
         "template-table",
-        en="phi3 ends the last turn with `<eos>`, gpt-oss ends the last answer with `<|return|>` "
-        "and the others with `<|end|>`",
-        zh="phi3 在最后一轮末尾加上 `<eos>`，gpt-oss 的最后一次回复以 `<|return|>` 结尾、其余的以 `<|end|>` 结尾",
+        en="phi3 ends the whole rendering with `<eos>` unless a generation prompt is added, gpt-oss "
+        "ends the last answer with `<|return|>` and the others with `<|end|>`",
+        zh="phi3 只要不加生成提示，就在整段渲染的末尾加上 `<eos>`，gpt-oss 的最后一次回复以 `<|return|>` 结尾、"
+        "其余的以 `<|end|>` 结尾",
     )
     chat = page["chat"]
+    # phi3's <eos> follows the rendering whatever the last role, after that turn's <|end|>.
+    phi3 = page["tokenizer_for"]("phi3")
+    assert phi3.apply_chat_template(chat[:1], tokenize=False).endswith("<|end|>\n<eos>")
+    prompt = phi3.apply_chat_template(chat[:1], add_generation_prompt=True, tokenize=False)
+    assert "<eos>" not in prompt
     for name, last, earlier in (("phi3", "<eos>", "<|end|>"), ("gptoss", "<|return|>", "<|end|>")):
         tokenizer = page["tokenizer_for"](name)
         two = tokenizer.apply_chat_template(chat[:2], tokenize=False)
@@ -368,10 +374,16 @@ def test_claim_TRL_builds_labels_from_assistant_masks_and_completion_mask_only_i
     assert_page_says(
         PAGE,
         "trainer",
-        en="A `labels` column is used as it is; a `completion_mask` column counts only with "
-        "`completion_only_loss=True`",
-        zh="已有的 `labels` 列会原样使用；`completion_mask` 列只在 `completion_only_loss=True` 时才起作用",
+        en="A `labels` column is used as it is; a `completion_mask` column counts only when "
+        "`completion_only_loss` is on: `True`, or its default `None` on a dataset with `prompt` and "
+        "`completion`",
+        zh="已有的 `labels` 列会原样使用；`completion_mask` 列只在 `completion_only_loss` 打开时才起作用："
+        "设为 `True`，或者取默认值 `None` 而数据集有 `prompt` 和 `completion` 两列",
     )
+    from trl import SFTConfig
+
+    defaults = {field.name: field.default for field in dataclasses.fields(SFTConfig)}
+    assert defaults["completion_only_loss"] is None
     assert_page_says(
         PAGE,
         "pitfalls",
@@ -390,12 +402,18 @@ def test_claim_the_end_of_turn_tokens_of_each_family(page):
     assert_page_says(
         PAGE,
         "pitfalls",
-        en="`<|eot_id|>` for Llama 3, `<end_of_turn>` for Gemma",
-        zh="Llama 3 是 `<|eot_id|>`，Gemma 是 `<end_of_turn>`",
+        en="`<|eot_id|>` for Llama 3, `<end_of_turn>` for Gemma up to Gemma 3 (`gemma`, `gemma3`), "
+        "`<turn|>` for Gemma 4 (`gemma4*`, `diffusion_gemma`)",
+        zh="Llama 3 是 `<|eot_id|>`，Gemma 3 及更早的 Gemma（`gemma`、`gemma3`）是 `<end_of_turn>`，"
+        "Gemma 4（`gemma4*`、`diffusion_gemma`）是 `<turn|>`",
     )
+    gemma4 = sorted(p.stem for p in page["TEMPLATES"].glob("gemma4*.jinja"))
+    assert "gemma4" in gemma4 and not any(name.endswith("_training") for name in gemma4)
     for name, end in (
         ("llama3_1", "<|eot_id|>"),
+        ("gemma", "<end_of_turn>"),
         ("gemma3", "<end_of_turn>"),
+        *((name, "<turn|>") for name in (*gemma4, "diffusion_gemma")),
         ("deepseek_r1_distill", "<｜end▁of▁sentence｜>"),
         ("gptoss", "<|return|>"),
     ):
@@ -439,8 +457,8 @@ def test_claim_qwen3_rewrites_inline_reasoning_and_DeepSeek_R1_cuts_it_from_ever
     assert_page_says(
         PAGE,
         "offsets",
-        en="DeepSeek-R1 cuts it out of every turn",
-        zh="DeepSeek-R1 把它从每一轮里删掉",
+        en="DeepSeek-R1 cuts it out of every assistant turn that does not follow a tool result",
+        zh="DeepSeek-R1 把它从每一轮不紧跟在工具结果后面的助手发言里删掉",
     )
     assert_page_says(
         PAGE,
@@ -576,10 +594,28 @@ def test_claim_TRL_truncates_after_the_labels_and_drops_rows_with_nothing_traine
     assert_page_says(
         PAGE,
         "trainer",
-        en="It then drops every row left with no trained token, without a warning",
-        zh="之后它把没有词元参与训练的行都丢掉，不发出任何警告",
+        en="When it truncates (`max_length` set, `packing` off), it then drops every row left with no "
+        "trained token, without a warning",
+        zh="截断时（设了 `max_length`、没开 `packing`），它接着把没有词元参与训练的行都丢掉，不发出任何警告",
     )
-    from trl import SFTConfig
+    assert_page_says(
+        PAGE,
+        "pitfalls",
+        en="it drops an all-zero row without a word, but only when it truncates (`max_length` set, "
+        "`packing` off); otherwise the row stays and adds no loss",
+        zh="它会把全 0 的那一行悄悄丢掉，不给任何提示，但只在截断时（设了 `max_length`、没开 `packing`）；"
+        "否则这一行留下来，不贡献任何损失",
+    )
+    from trl import SFTConfig, SFTTrainer
+
+    # The filter sits inside the truncation branch, and nowhere else.
+    source = inspect.getsource(SFTTrainer._prepare_dataset)
+    branch = "            if args.max_length is not None and not packing:\n"
+    drop = "                dataset = dataset.filter(\n"
+    assert source.count(branch) == 1 and source.count("dataset.filter(") == 1
+    assert source.index(branch) < source.index(drop) < source.index("            # Pack")
+    assert len(page["uncut_rows"]) == 2  # max_length=None: the all-zero row stays
+    assert all(label == -100 for label in page["uncut_rows"][1]["labels"])  # ... adding no loss
 
     defaults = {field.name: field.default for field in dataclasses.fields(SFTConfig)}
     assert defaults["max_length"] == page["trainer"].args.max_length == 1024
@@ -607,3 +643,66 @@ def test_claim_qwen3_5_nothink_takes_reasoning_data_only_with_enable_thinking(pa
         '`chat_template_kwargs={"enable_thinking": True}` is passed',
         zh='`qwen3_5_nothink` 默认连这样也不行：它是不思考的模型，除非传 `chat_template_kwargs={"enable_thinking": True}`',
     )
+
+
+def test_claim_DeepSeek_R1_keeps_the_content_of_an_answer_that_follows_a_tool_result(page):
+    """Round-3 review M4: the template's tool-output branch writes content uncut."""
+    assert_page_says(
+        PAGE,
+        "recipes",
+        en="cuts everything up to `</think>` out of every assistant turn, the last one included, "
+        "except one that follows a tool result",
+        zh="把每一轮助手发言里 `</think>` 之前的内容都删掉，最后一轮也不例外，只有紧跟在工具结果后面的那一轮原样保留",
+    )
+    r1, tools = page["r1"], page["with_tools"]
+    inline = "<think>\nr9\n</think>\n\nanswer"
+    after_tool = [*tools[:-1], {"role": "assistant", "content": inline}]
+    assert "<｜tool▁outputs▁end｜>" + inline in r1.apply_chat_template(after_tool, tokenize=False)
+    after_user = [tools[0], {"role": "assistant", "content": inline}]
+    assert "r9" not in r1.apply_chat_template(after_user, tokenize=False)
+
+
+def test_claim_glm4moe_training_ends_runs_with_the_stop_token_but_trains_an_empty_think(page):
+    """Round-3 review M3: the fix for the stop token still trains <think></think>."""
+    assert_page_says(
+        PAGE,
+        "pitfalls",
+        en="fix: TRL's `glm4moe_training`, whose runs end with it, though on data without reasoning "
+        "it still trains an empty `<think></think>` in every answer",
+        zh="解决办法是用 TRL 的 `glm4moe_training`，它的每一段都以这个词元结尾，但数据不带推理内容时，"
+        "它仍在每次回复里训练空的 `<think></think>`",
+    )
+    glm, chat = page["glm"], page["chat"]
+    marked = page["glm_training"]
+    runs = page["runs"](glm, marked)
+    assert runs == ["\n<think></think>\nit is five<|user|>", "\n<think></think>\nsure<|user|>"]
+    assert page["check"](glm, marked.input_ids, marked.assistant_masks, chat, "<|user|>") == [
+        "an empty think block is trained"
+    ]
+
+
+def test_claim_qwen3_5_nothink_recipes_default_without_reasoning_switch_with_it(page):
+    """Round-3 review M7: enable_thinking=False is qwen3_5_nothink's default."""
+    assert_page_says(
+        PAGE,
+        "recipes",
+        en='`chat_template_kwargs={"enable_thinking": False}` (the default of `qwen3_5_nothink`;',
+        zh='`chat_template_kwargs={"enable_thinking": False}`（`qwen3_5_nothink` 默认如此；',
+    )
+    assert_page_says(
+        PAGE,
+        "recipes",
+        en='on `qwen3_5_nothink` with `chat_template_kwargs={"enable_thinking": True}`',
+        zh='在 `qwen3_5_nothink` 上还要加 `chat_template_kwargs={"enable_thinking": True}`',
+    )
+    tokenizer, chat = page["tokenizer_for"]("qwen3_5_nothink"), page["chat"]
+
+    def prompt(**kwargs):
+        return tokenizer.apply_chat_template(
+            chat[:3], add_generation_prompt=True, tokenize=False, **kwargs
+        )
+
+    assert prompt() == prompt(enable_thinking=False) != prompt(enable_thinking=True)
+    assert page["runs"](tokenizer, page["assistant_mask"](tokenizer, chat, turns="last")) == [
+        "sure<|im_end|>\n"
+    ]
