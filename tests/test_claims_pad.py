@@ -1099,7 +1099,9 @@ def test_claim_on_cuda_every_mode_takes_integer_tensors_only_the_backward_needs_
     replicated = torch._decomp.decompositions._replication_pad(x, (1, 1))
     assert replicated.dtype == torch.int64
     assert torch.equal(replicated, F.pad(x, (1, 1), mode="replicate"))
-    with pytest.raises(RuntimeError, match="only Tensors of floating point dtype can require gradients"):
+    with pytest.raises(
+        RuntimeError, match="only Tensors of floating point dtype can require gradients"
+    ):
         x.requires_grad_()
     assert_page_says(
         "pad-modes.md",

@@ -351,7 +351,10 @@ def test_claim_average_tokens_across_devices_appeared_in_4_46_2_and_became_true_
 
 # --- review round 2 (parallel, M1): what num_items_in_batch counts, by release ------------------
 
-COUNT_CHANGE = ("5.9.0", "5.10.1")  # the last release counting every label, the first after the shift
+COUNT_CHANGE = (
+    "5.9.0",
+    "5.10.1",
+)  # the last release counting every label, the first after the shift
 
 
 def test_claim_the_Trainer_counts_after_the_shift_from_5_10_1_and_every_label_before():
