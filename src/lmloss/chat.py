@@ -116,15 +116,7 @@ def assistant_mask(
         raise ValueError("messages must hold at least one assistant message, got none")
     counted = assistants[-1:] if turns == "last" else assistants
 
-    def render(part: Sequence[Mapping[str, Any]], add_generation_prompt: bool) -> str:
-        return tokenizer.apply_chat_template(
-            list(part),
-            tools=tools,
-            chat_template=template,
-            tokenize=False,
-            add_generation_prompt=add_generation_prompt,
-            **kwargs,
-        )
+    render = _renderer(tokenizer, template, tools, kwargs)
 
     if method == "generation" and not _GENERATION_MARKER.search(template):
         raise ValueError(
@@ -182,6 +174,24 @@ class NotPrefixPreservingError(ValueError):
 
 
 Render = Callable[[Sequence[Mapping[str, Any]], bool], str]
+
+
+def _renderer(
+    tokenizer: Any, template: str, tools: object = None, kwargs: Mapping[str, Any] | None = None
+) -> Render:
+    """``render(messages, add_generation_prompt)``: the text ``template`` makes of them."""
+
+    def render(part: Sequence[Mapping[str, Any]], add_generation_prompt: bool) -> str:
+        return tokenizer.apply_chat_template(
+            list(part),
+            tools=tools,
+            chat_template=template,
+            tokenize=False,
+            add_generation_prompt=add_generation_prompt,
+            **(kwargs or {}),
+        )
+
+    return render
 
 
 def _prefix_spans(
@@ -404,13 +414,7 @@ def _probe(tokenizer: Any, template: str, messages: list[dict[str, Any]], kind: 
         return None
     messages = _probe_form(tokenizer, template, messages)
 
-    def render(part: Sequence[Mapping[str, Any]], add_generation_prompt: bool) -> str:
-        return tokenizer.apply_chat_template(
-            list(part),
-            chat_template=template,
-            tokenize=False,
-            add_generation_prompt=add_generation_prompt,
-        )
+    render = _renderer(tokenizer, template)
 
     assistants = [i for i, message in enumerate(messages) if message["role"] == "assistant"]
     try:
