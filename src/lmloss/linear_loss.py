@@ -67,7 +67,8 @@ def linear_causal_lm_loss(
     tokens are alive at a time, so the extra memory is about that of the gradients and one
     chunk, not ``N × V`` numbers. A chunk has at least ``MIN_CHUNK_ROWS`` tokens (or all of
     them). In float32 and float64 its logits take about as many bytes as ``hidden`` (more
-    when ``MIN_CHUNK_ROWS`` asks for more rows); in
+    when ``MIN_CHUNK_ROWS`` asks for more rows, and half again under autocast, whose
+    half-precision logits are copied to float32); in
     bfloat16 and float16 a chunk has at least ``H / 2`` tokens, so that its half-precision
     logits take at least half the bytes of ``weight``, and more tokens when that would make
     more than ``MAX_HALF_CHUNKS`` chunks. As with
