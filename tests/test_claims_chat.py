@@ -706,3 +706,22 @@ def test_claim_qwen3_5_nothink_recipes_default_without_reasoning_switch_with_it(
     assert page["runs"](tokenizer, page["assistant_mask"](tokenizer, chat, turns="last")) == [
         "sure<|im_end|>\n"
     ]
+
+
+def test_claim_the_nemotron_3_generation_prompts_end_with_think_so_one_turn_already_fails(page):
+    """Round-4 review: the Nemotron 3 templates fail for DeepSeek's reason."""
+    names = [f"nemotron_3_{n}" for n in ("5_lightning", "nano", "super", "ultra")]
+    for name in names:
+        tokenizer = page["tokenizer_for"](name)
+        prompt = tokenizer.apply_chat_template(
+            page["chat"][:1], add_generation_prompt=True, tokenize=False
+        )
+        assert prompt.endswith("<think>\n"), name
+        with pytest.raises(page["NotPrefixPreservingError"], match="generation prompt is not"):
+            page["assistant_mask"](tokenizer, page["chat"][:2])
+    assert_page_says(
+        PAGE,
+        "template-table",
+        en="the DeepSeek and Nemotron 3 templates end it with `<think>\\n`",
+        zh="DeepSeek 和 Nemotron 3 的模板把生成提示写成以 `<think>\\n` 结尾",
+    )

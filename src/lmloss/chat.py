@@ -316,7 +316,8 @@ class TemplateBehaviour:
     assistant; the same with ``reasoning_content``; user, assistant tool call, tool result,
     assistant. ``training_version`` is TRL's ``<name>_training`` or ``None``;
     ``earlier_reasoning`` what the template writes of the first answer's reasoning in the
-    reasoning probe: ``"kept"``, ``"dropped"`` or ``"never written"``.
+    reasoning probe: ``"kept"``, ``"dropped"`` or ``"never written"`` (also where the probe
+    does not render).
     """
 
     name: str
