@@ -134,8 +134,8 @@ def test_claim_the_DeepSeek_generation_prompts_end_with_think_so_one_turn_alread
     assert_page_says(
         PAGE,
         "template-table",
-        en="the DeepSeek templates end it with `<think>\\n`",
-        zh="DeepSeek 的模板把生成提示写成以 `<think>\\n` 结尾",
+        en="the DeepSeek and `nemotron_3_*` templates end it with `<think>\\n`",
+        zh="DeepSeek 和 `nemotron_3_*` 的模板把生成提示写成以 `<think>\\n` 结尾",
     )
     one_turn = page["chat"][:2]
     for name in ("deepseek_r1_distill", "deepseekv3"):
@@ -722,6 +722,6 @@ def test_claim_the_nemotron_3_generation_prompts_end_with_think_so_one_turn_alre
     assert_page_says(
         PAGE,
         "template-table",
-        en="the DeepSeek and Nemotron 3 templates end it with `<think>\\n`",
-        zh="DeepSeek 和 Nemotron 3 的模板把生成提示写成以 `<think>\\n` 结尾",
+        en="the DeepSeek and `nemotron_3_*` templates end it with `<think>\\n`",
+        zh="DeepSeek 和 `nemotron_3_*` 的模板把生成提示写成以 `<think>\\n` 结尾",
     )
